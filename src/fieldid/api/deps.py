@@ -1,0 +1,58 @@
+"""Dependencies: the service, the authenticated actor, permission checks, uploads."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fastapi import Depends, Request, UploadFile
+
+from fieldid.errors import ImageTooLarge, InvalidRequest, Unauthenticated
+from fieldid.governance.actor import Actor
+from fieldid.governance.roles import Permission
+from fieldid.service import FieldID, ImageInput
+
+
+def get_service(request: Request) -> FieldID:
+    return request.app.state.service
+
+
+def current_actor(request: Request, service: FieldID = Depends(get_service)) -> Actor:
+    """The caller, from ``Authorization: Bearer <API key or JWT>`` or ``X-API-Key``."""
+    header = request.headers.get("authorization", "")
+    token = ""
+    if header.lower().startswith("bearer "):
+        token = header[7:].strip()
+    token = token or request.headers.get("x-api-key", "").strip()
+    if not token:
+        raise Unauthenticated("Send an API key or bearer token.")
+    actor = service.authenticate(token)
+    request.state.actor = actor
+    return actor
+
+
+def require(permission: Permission) -> Callable[..., Actor]:
+    """One dependency per route: authenticate, then check the role/permission table."""
+
+    def check(actor: Actor = Depends(current_actor)) -> Actor:
+        actor.require(permission)
+        return actor
+
+    check.__name__ = f"require_{permission.value.replace('.', '_')}"
+    return check
+
+
+def read_upload(upload: UploadFile, limit: int) -> ImageInput:
+    data = upload.file.read(limit + 1)
+    if len(data) > limit:
+        raise ImageTooLarge(f"The image {upload.filename!r} is larger than {limit:,} bytes.", max_bytes=limit)
+    return ImageInput(data=data, filename=upload.filename)
+
+
+def split_list(values: list[str] | None) -> list[str]:
+    """Form lists may come repeated or comma-separated."""
+    out: list[str] = []
+    for v in values or []:
+        out.extend(x.strip() for x in v.split(",") if x.strip())
+    if len(out) > 50:
+        raise InvalidRequest("At most 50 galleries per search.")
+    return out

@@ -1,0 +1,113 @@
+"""Galleries, identities (enrolment, deletion) and sample thumbnails."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import APIRouter, Depends, File, Form, Query, Response, UploadFile
+
+from fieldid.api import schemas
+from fieldid.api.deps import get_service, read_upload, require
+from fieldid.governance.actor import Actor
+from fieldid.governance.roles import Permission
+from fieldid.service import EnrollmentInfo, FieldID
+
+router = APIRouter(prefix="/v1", tags=["galleries"])
+
+
+@router.get("/galleries", response_model=list[schemas.Gallery])
+def list_galleries(actor: Actor = Depends(require(Permission.GALLERY_READ)),
+                   service: FieldID = Depends(get_service)) -> list[object]:
+    return list(service.list_galleries(actor))
+
+
+@router.post("/galleries", response_model=schemas.Gallery, status_code=201)
+def create_gallery(body: schemas.GalleryCreate, actor: Actor = Depends(require(Permission.GALLERY_MANAGE)),
+                   service: FieldID = Depends(get_service)) -> object:
+    return service.create_gallery(actor, body.name, description=body.description,
+                                  target_fpir=body.target_fpir, kind=body.kind)
+
+
+@router.get("/galleries/{gallery}", response_model=schemas.Gallery)
+def get_gallery(gallery: str, actor: Actor = Depends(require(Permission.GALLERY_READ)),
+                service: FieldID = Depends(get_service)) -> object:
+    return service.get_gallery(actor, gallery)
+
+
+@router.patch("/galleries/{gallery}", response_model=schemas.Gallery)
+def update_gallery(gallery: str, body: schemas.GalleryUpdate,
+                   actor: Actor = Depends(require(Permission.GALLERY_MANAGE)),
+                   service: FieldID = Depends(get_service)) -> object:
+    return service.set_gallery_fpir(actor, gallery, body.target_fpir)
+
+
+@router.get("/galleries/{gallery}/identities", response_model=list[schemas.Identity])
+def list_identities(gallery: str, offset: int = Query(0, ge=0), limit: int = Query(50, ge=1, le=500),
+                    actor: Actor = Depends(require(Permission.GALLERY_READ)),
+                    service: FieldID = Depends(get_service)) -> list[object]:
+    return list(service.list_identities(actor, gallery, offset=offset, limit=limit))
+
+
+@router.post("/galleries/{gallery}/identities", response_model=schemas.EnrollResponse, status_code=201)
+def enroll(
+    gallery: str,
+    images: list[UploadFile] = File(..., description="One or more face images of the person."),
+    legal_basis: str = Form(..., min_length=1, max_length=200,
+                            description="Legal basis or consent reference for holding the images."),
+    display_name: str = Form("", max_length=200),
+    subject_key: str | None = Form(None, max_length=200),
+    source: str = Form("", max_length=200),
+    captured_at: datetime | None = Form(None),
+    on_duplicate: str = Form("report", pattern="^(report|reject)$"),
+    actor: Actor = Depends(require(Permission.ENROLL)),
+    service: FieldID = Depends(get_service),
+) -> object:
+    inputs = [read_upload(u, service.settings.max_image_bytes) for u in images]
+    info = EnrollmentInfo(display_name=display_name, subject_key=subject_key, source=source,
+                          legal_basis=legal_basis, captured_at=_aware(captured_at))
+    return service.enroll(actor, gallery, inputs, info, on_duplicate=on_duplicate)
+
+
+@router.get("/identities/{identity_id}", response_model=schemas.Identity)
+def get_identity(identity_id: str, actor: Actor = Depends(require(Permission.GALLERY_READ)),
+                 service: FieldID = Depends(get_service)) -> object:
+    return service.get_identity(actor, identity_id)
+
+
+@router.post("/identities/{identity_id}/samples", response_model=schemas.EnrollResponse, status_code=201)
+def add_samples(
+    identity_id: str,
+    images: list[UploadFile] = File(...),
+    legal_basis: str = Form(..., min_length=1, max_length=200),
+    source: str = Form("", max_length=200),
+    captured_at: datetime | None = Form(None),
+    actor: Actor = Depends(require(Permission.ENROLL)),
+    service: FieldID = Depends(get_service),
+) -> object:
+    inputs = [read_upload(u, service.settings.max_image_bytes) for u in images]
+    info = EnrollmentInfo(source=source, legal_basis=legal_basis, captured_at=_aware(captured_at))
+    return service.add_samples(actor, identity_id, inputs, info)
+
+
+@router.delete("/identities/{identity_id}", status_code=204)
+def delete_identity(identity_id: str, reason: str = Query(..., min_length=1, max_length=1000),
+                    actor: Actor = Depends(require(Permission.IDENTITY_DELETE)),
+                    service: FieldID = Depends(get_service)) -> Response:
+    service.delete_identity(actor, identity_id, reason=reason)
+    return Response(status_code=204)
+
+
+@router.get("/samples/{sample_id}/thumbnail", response_class=Response,
+            responses={200: {"content": {"image/jpeg": {}}}})
+def thumbnail(sample_id: str, actor: Actor = Depends(require(Permission.GALLERY_READ)),
+              service: FieldID = Depends(get_service)) -> Response:
+    return Response(service.sample_thumbnail(actor, sample_id), media_type="image/jpeg",
+                    headers={"Cache-Control": "private, max-age=300"})
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    from datetime import UTC
+
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

@@ -1,0 +1,520 @@
+"""The `fieldid` command line (Typer + Rich).
+
+Settings come from the environment (``FIELDID_*``) and the global options, built once here
+and passed down. Commands act as a named local user (``--as``, default ``$FIELDID_CLI_USER``
+or ``operator``) so that every CLI search is audited like an API search.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from fieldid.config import Settings
+from fieldid.errors import FieldIDError
+
+app = typer.Typer(no_args_is_help=True, help="FieldID: accountable field biometric identification.",
+                  pretty_exceptions_enable=False, rich_markup_mode="rich")
+admin_app = typer.Typer(no_args_is_help=True, help="Agencies, users and API keys.")
+gallery_app = typer.Typer(no_args_is_help=True, help="Galleries.")
+eval_app = typer.Typer(no_args_is_help=True, help="Evaluations: accuracy, DET curves, open-set identification.")
+calibrate_app = typer.Typer(no_args_is_help=True, help="Build score → FMR calibration tables.")
+audit_app = typer.Typer(no_args_is_help=True, help="The tamper-evident audit log.")
+retention_app = typer.Typer(no_args_is_help=True, help="Retention: purge what has outlived its time.")
+report_app = typer.Typer(no_args_is_help=True, help="Reports.")
+app.add_typer(admin_app, name="admin")
+app.add_typer(gallery_app, name="gallery")
+app.add_typer(eval_app, name="eval")
+app.add_typer(calibrate_app, name="calibrate")
+app.add_typer(audit_app, name="audit")
+app.add_typer(retention_app, name="retention")
+app.add_typer(report_app, name="report")
+
+console = Console()
+err = Console(stderr=True)
+
+AsUser = Annotated[str, typer.Option("--as", envvar="FIELDID_CLI_USER", help="Local user the command acts as.")]
+
+
+class State:
+    settings: Settings
+
+
+state = State()
+
+
+@app.callback()
+def main(
+    data_dir: Annotated[Path | None, typer.Option(help="Data directory (database, index files).")] = None,
+    database_url: Annotated[str | None, typer.Option(help="SQLAlchemy URL of the store.")] = None,
+    index_backend: Annotated[str | None, typer.Option(help="faiss | milvus | memory")] = None,
+) -> None:
+    overrides: dict[str, Any] = {}
+    if data_dir is not None:
+        overrides["data_dir"] = data_dir
+    if database_url is not None:
+        overrides["database_url"] = database_url
+    if index_backend is not None:
+        overrides["index_backend"] = index_backend
+    state.settings = Settings(**overrides)
+
+
+def fail(exc: FieldIDError) -> None:
+    err.print(f"[bold red]error[/] [red]{exc.code}[/]: {exc.message}")
+    if exc.details:
+        err.print(json.dumps(exc.details, indent=1, default=str))
+    raise typer.Exit(2)
+
+
+def open_service():  # type: ignore[no-untyped-def]
+    from fieldid.service import FieldID
+
+    return FieldID.open(state.settings)
+
+
+def run(fn):  # type: ignore[no-untyped-def]
+    """Call fn(service) with the service open, mapping FieldID errors to exit code 2."""
+    service = None
+    try:
+        service = open_service()
+        return fn(service)
+    except FieldIDError as exc:
+        fail(exc)
+    finally:
+        if service is not None:
+            service.close()
+
+
+# -- admin ---------------------------------------------------------------------------------------
+@admin_app.command("bootstrap")
+def admin_bootstrap(
+    agency: Annotated[str, typer.Option(help="Agency id (lower-case, digits, '-').")] = "local",
+    agency_name: Annotated[str, typer.Option(help="Agency name.")] = "Local agency",
+    operator: Annotated[str, typer.Option(help="Username of the first supervisor.")] = "operator",
+    admin: Annotated[str, typer.Option(help="Username of the agency admin.")] = "admin",
+) -> None:
+    """Create an agency with an agency admin and a supervisor, and print their API keys (once)."""
+    from fieldid.governance.admin import SYSTEM
+    from fieldid.governance.roles import Role
+
+    def go(service) -> None:  # type: ignore[no-untyped-def]
+        service.create_agency(SYSTEM, agency, agency_name)
+        table = Table("user", "role", "API key (shown once)")
+        for username, role in ((admin, Role.AGENCY_ADMIN), (operator, Role.SUPERVISOR)):
+            service.create_user(SYSTEM, username, role, agency_id=agency)
+            table.add_row(username, role.value, service.issue_api_key(SYSTEM, username).api_key)
+        console.print(table)
+
+    run(go)
+
+
+@admin_app.command("user")
+def admin_user(
+    username: str,
+    role: Annotated[str, typer.Option(help="trainee|officer|supervisor|auditor|agency_admin|system_admin")],
+    agency: Annotated[str, typer.Option(help="Agency id.")],
+    key: Annotated[bool, typer.Option(help="Also issue an API key and print it.")] = True,
+) -> None:
+    """Create a user (as the local system administrator)."""
+    from fieldid.governance.admin import SYSTEM
+
+    def go(service) -> None:  # type: ignore[no-untyped-def]
+        user = service.create_user(SYSTEM, username, role, agency_id=agency)
+        console.print(f"created {user['username']} ({user['role']}) in {user['agency_id']}")
+        if key:
+            console.print(f"API key (shown once): [bold]{service.issue_api_key(SYSTEM, username).api_key}[/]")
+
+    run(go)
+
+
+# -- galleries -----------------------------------------------------------------------------------
+@gallery_app.command("create")
+def gallery_create(
+    name: str,
+    as_user: AsUser = "admin",
+    fpir: Annotated[float | None, typer.Option(help="Target FPIR (e.g. 0.01).")] = None,
+    description: str = "",
+    kind: Annotated[str, typer.Option(help="operational | training | demo")] = "operational",
+) -> None:
+    """Create a gallery."""
+    run(lambda s: console.print(
+        s.create_gallery(s.actor_for(as_user), name, description=description, target_fpir=fpir, kind=kind)))
+
+
+@gallery_app.command("list")
+def gallery_list(as_user: AsUser = "operator") -> None:
+    """List the galleries in reach."""
+
+    def go(service) -> None:  # type: ignore[no-untyped-def]
+        table = Table("name", "id", "kind", "identities", "target FPIR", "version")
+        for g in service.list_galleries(service.actor_for(as_user)):
+            table.add_row(g.name, g.id, g.kind, f"{g.identity_count:,}", f"{g.target_fpir:g}", str(g.version))
+        console.print(table)
+
+    run(go)
+
+
+# -- enrol / identify / verify -------------------------------------------------------------------
+@app.command()
+def enroll(
+    source: Annotated[Path, typer.Argument(help="Folder (one sub-folder per person) or path,label manifest.")],
+    gallery: Annotated[str, typer.Option(help="Gallery name or id.")],
+    legal_basis: Annotated[str, typer.Option(help="Legal basis or consent reference for the images.")],
+    as_user: AsUser = "operator",
+    max_images: Annotated[int, typer.Option(help="Most images enrolled per person.")] = 5,
+    limit: Annotated[int | None, typer.Option(help="Enrol at most this many people.")] = None,
+    workers: Annotated[int | None, typer.Option(help="Extraction processes.")] = None,
+) -> None:
+    """Bulk-enrol people (resumable: people already enrolled by label are skipped)."""
+    from fieldid.bulk import bulk_enroll, items_from
+
+    def go(service) -> None:  # type: ignore[no-untyped-def]
+        report = bulk_enroll(service, service.actor_for(as_user), gallery, items_from(source),
+                             legal_basis=legal_basis, source=str(source), max_images_per_identity=max_images,
+                             limit=limit, workers=workers)
+        console.print(f"enrolled {report.identities_enrolled} people ({report.images_accepted} images); "
+                      f"skipped {report.identities_skipped} already enrolled; "
+                      f"{report.identities_failed} without a usable image")
+        if report.rejected:
+            table = Table("rejected because", "images", title="Rejected images")
+            for code, n in report.rejected_by_reason().most_common():
+                table.add_row(code, str(n))
+            console.print(table)
+            for path, code, message in report.rejected[:20]:
+                console.print(f"  [dim]{path}[/]: {code} {message}")
+        if report.possible_duplicates:
+            console.print(f"[yellow]{len(report.possible_duplicates)} possible duplicates reported[/]")
+
+    run(go)
+
+
+def _print_identify(result: Any, as_json: bool) -> None:
+    from fieldid.api.schemas import IdentifyResponse
+
+    body = IdentifyResponse.model_validate(result)
+    if as_json:
+        sys.stdout.write(body.model_dump_json(indent=2) + "\n")
+        return
+    op = body.operating_point
+    console.print(f"[bold]search {body.search_id}[/]  outcome: [bold]{body.outcome}[/]  "
+                  f"gallery size {body.gallery_size:,}  threshold {op.threshold:.3f} "
+                  f"(FPIR target {op.fpir_target:.2%})")
+    if body.demo:
+        console.print("[black on yellow] DEMO DATA [/]")
+    console.print(f"probe quality {body.quality.score:.0f}/100"
+                  + (": " + ", ".join(i.code for i in body.quality.issues) if body.quality.issues else ""))
+    if body.candidates:
+        table = Table("rank", "pseudonym", "name", "score", "FMR", "expected false candidates", "strength", "tier")
+        for c in body.candidates:
+            table.add_row(str(c.rank), c.pseudonym, c.display_name or "—", f"{c.score:.3f}", f"{c.fmr:.1e}",
+                          f"{c.expected_false_candidates:.2g}", c.strength, c.tier)
+        console.print(table)
+    for reason in body.reasons:
+        console.print(f"• {reason}")
+
+
+@app.command()
+def identify(
+    image: Path,
+    gallery: Annotated[list[str], typer.Option(help="Gallery name or id (repeatable).")],
+    purpose: Annotated[str, typer.Option(help="Purpose code.")] = "",
+    case: Annotated[str, typer.Option(help="Case number.")] = "",
+    legal_basis: str = "",
+    top_k: Annotated[int | None, typer.Option(help="Candidates at most.")] = None,
+    investigative: Annotated[bool, typer.Option(help="Include labelled leads under the threshold.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the API's JSON body.")] = False,
+    as_user: AsUser = "operator",
+) -> None:
+    """Search a face photo 1:N in one or more galleries."""
+    from fieldid.service import SearchContext
+
+    data = _read(image)
+    run(lambda s: _print_identify(
+        s.identify(s.actor_for(as_user), gallery, data, SearchContext(purpose, case, legal_basis),
+                   top_k=top_k, investigative=investigative), as_json))
+
+
+@app.command()
+def verify(
+    image: Path,
+    identity: Annotated[str, typer.Option(help="Identity id.")],
+    purpose: Annotated[str, typer.Option(help="Purpose code.")] = "",
+    case: Annotated[str, typer.Option(help="Case number.")] = "",
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_user: AsUser = "operator",
+) -> None:
+    """Compare a face photo 1:1 with one enrolled identity."""
+    from fieldid.api.schemas import VerifyResponse
+    from fieldid.service import SearchContext
+
+    data = _read(image)
+
+    def go(service) -> None:  # type: ignore[no-untyped-def]
+        body = VerifyResponse.model_validate(
+            service.verify(service.actor_for(as_user), identity, data, SearchContext(purpose, case)))
+        if as_json:
+            sys.stdout.write(body.model_dump_json(indent=2) + "\n")
+        else:
+            console.print(f"[bold]{body.assessment}[/] score {body.score:.3f}, FMR {body.fmr:.1e} "
+                          f"(threshold {body.threshold:.3f} at FMR {body.threshold_fmr:g})")
+            console.print(body.explanation)
+
+    run(go)
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        err.print(f"[red]cannot read {path}: {exc.strerror}[/]")
+        raise typer.Exit(2) from None
+
+
+# -- serve / demo --------------------------------------------------------------------------------
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option()] = None,
+    port: Annotated[int | None, typer.Option()] = None,
+) -> None:
+    """Run the HTTP API server."""
+    import uvicorn
+
+    from fieldid.api import create_app
+
+    s = state.settings
+    uvicorn.run(create_app(s), host=host or s.host, port=port or s.port, log_level="info")
+
+
+@app.command()
+def demo(
+    host: Annotated[str | None, typer.Option()] = None,
+    port: Annotated[int | None, typer.Option()] = None,
+    identities: Annotated[int | None, typer.Option(help="Demo people to enrol (first run).")] = None,
+    data: Annotated[Path | None, typer.Option(help="Face data set folder with manifest.csv.")] = None,
+    no_serve: Annotated[bool, typer.Option("--no-serve", help="Prepare the demo, do not serve.")] = False,
+) -> None:
+    """Prepare a pseudonymous demo gallery (first run) and serve it with a DEMO banner."""
+    from fieldid.demo import prepare_demo
+
+    overrides: dict[str, Any] = {"demo": True}
+    if "FIELDID_DATA_DIR" not in os.environ and state.settings.data_dir == Path("var"):
+        overrides["data_dir"] = Path("var/demo")
+    if identities is not None:
+        overrides["demo_identities"] = identities
+    if data is not None:
+        overrides["demo_data_dir"] = data
+    settings = state.settings.model_copy(update=overrides)
+    state.settings = settings
+    try:
+        info = prepare_demo(settings, console=console)
+    except FieldIDError as exc:
+        fail(exc)
+        return
+    console.print(f"[black on yellow] DEMO [/] {info['identities']} pseudonymous people enrolled in "
+                  f"'{info['gallery']}'. Demo API keys are in {info['keys_file']}.")
+    if not no_serve:
+        import uvicorn
+
+        from fieldid.api import create_app
+
+        console.print(f"open http://{host or settings.host}:{port or settings.port}/")
+        uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port)
+
+
+# -- evaluation ----------------------------------------------------------------------------------
+@eval_app.command("faces")
+def eval_faces(
+    out: Annotated[Path, typer.Option(help="Output folder for results.json, det.png, report.html.")],
+    pairs: Annotated[Path | None, typer.Option(help="LFW pairs.txt (pairs protocol).")] = None,
+    images: Annotated[Path | None, typer.Option(help="Image folder for --pairs (DIR/<name>/<name>_NNNN.jpg).")] = None,
+    manifest: Annotated[Path | None, typer.Option(help="path,label[,group] CSV (open-set identification).")] = None,
+    groups: Annotated[Path | None, typer.Option(help="path,label,group CSV for the per-group table.")] = None,
+    cache: Annotated[Path | None, typer.Option(help="Embedding cache folder.")] = Path("var/cache/embeddings"),
+    workers: Annotated[int | None, typer.Option(help="Extraction processes.")] = None,
+) -> None:
+    """Face accuracy: the LFW pairs protocol, or open-set 1:N identification on a manifest."""
+    from fieldid.eval.report import run_face_eval
+
+    if (pairs is None) == (manifest is None):
+        err.print("[red]give either --pairs (with --images) or --manifest[/]")
+        raise typer.Exit(2)
+    if pairs is not None and images is None:
+        images = pairs.parent / "images"
+    try:
+        results = run_face_eval(state.settings, out, pairs=pairs, images=images, manifest=manifest,
+                                groups=groups, cache_dir=cache, workers=workers)
+    except FieldIDError as exc:
+        fail(exc)
+        return
+    summary = {k: v for k, v in results.items() if not isinstance(v, (list, dict)) or k == "fnir_at_fpir"}
+    console.print_json(json.dumps(summary, default=str))
+    console.print(f"written: {out / 'results.json'}, {out / 'det.png'}, {out / 'report.html'}")
+
+
+@calibrate_app.command("faces")
+def calibrate_faces_cmd(
+    manifest: Annotated[Path, typer.Option(help="path,label CSV of labelled faces.")],
+    out: Annotated[Path, typer.Option(help="Calibration file to write (JSON).")],
+    name: Annotated[str | None, typer.Option(help="Data set name recorded in the file.")] = None,
+    holdout: Annotated[float, typer.Option(help="Share of identities kept out to check the table.")] = 0.0,
+    cache: Annotated[Path | None, typer.Option(help="Embedding cache folder.")] = Path("var/cache/embeddings"),
+    workers: Annotated[int | None, typer.Option(help="Extraction processes.")] = None,
+) -> None:
+    """Measure genuine/impostor scores on a labelled set and write a score → FMR table."""
+    from fieldid.calibration_io import save_calibration
+    from fieldid.eval.calibrate import calibrate_faces
+
+    try:
+        cal, report = calibrate_faces(manifest, state.settings, dataset_name=name, cache_dir=cache,
+                                      workers=workers, holdout=holdout)
+    except FieldIDError as exc:
+        fail(exc)
+        return
+    save_calibration(cal, out)
+    console.print(f"calibration {cal.version} for {cal.model_id} on {cal.dataset}: "
+                  f"{cal.genuine_pairs:,} genuine and {cal.impostor_pairs:,} impostor pairs → {out}")
+    table = Table("FMR", "threshold", "FNMR")
+    for level in (1e-2, 1e-3, 1e-4, 1e-5, 1e-6):
+        t = cal.threshold_at_fmr(level)
+        table.add_row(f"{level:g}", f"{t:.4f}", f"{cal.fnmr(t):.4f}")
+    console.print(table)
+    if report.get("calibration"):
+        check = Table("predicted FMR", "observed FMR (held out)", "false matches", "impostor pairs")
+        for row in report["calibration"]:
+            check.add_row(f"{row['predicted_fmr']:g}", f"{row['observed_fmr']:.2e}", str(row["false_matches"]),
+                          f"{row['impostor_pairs']:,}")
+        console.print(check)
+
+
+# -- audit / doctor ------------------------------------------------------------------------------
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Check the audit log's hash chain; exit 1 and say where if any row was edited, removed or moved."""
+    from fieldid.governance.audit import verify_chain
+
+    def go(service) -> None:  # type: ignore[no-untyped-def]
+        with service.store.read() as s:
+            report = verify_chain(s)
+        if report.intact:
+            console.print(f"[green]audit chain intact[/]: {report.events:,} events, head {report.head_hash[:16]}… "
+                          f"(seq {report.head_seq})")
+            return
+        console.print(f"[bold red]audit chain BROKEN[/] ({len(report.breaks)} problems in {report.events:,} events)")
+        for b in report.breaks[:50]:
+            console.print(f"  seq {b.seq} {b.event_id}: {b.problem} — {b.detail}")
+        raise typer.Exit(1)
+
+    run(go)
+
+
+@audit_app.command("export")
+def audit_export(
+    out: Annotated[Path, typer.Option(help="JSON-lines file to write.")],
+    as_user: AsUser = "auditor",
+    case: Annotated[str | None, typer.Option(help="Only this case number.")] = None,
+    user: Annotated[str | None, typer.Option(help="Only this user (username).")] = None,
+    since: Annotated[datetime | None, typer.Option(help="From (UTC).")] = None,
+    until: Annotated[datetime | None, typer.Option(help="Until (UTC).")] = None,
+) -> None:
+    """Export audit events (with their chain hashes) as JSON lines; the export is itself audited."""
+
+    def go(service) -> None:  # type: ignore[no-untyped-def]
+        events = service.export_audit(service.actor_for(as_user), case_number=case, user=user,
+                                      since=_utc(since), until=_utc(until))
+        out.write_text("".join(json.dumps(e, default=str, sort_keys=True) + "\n" for e in events))
+        console.print(f"{len(events)} events → {out}")
+
+    run(go)
+
+
+@retention_app.command("run")
+def retention_run() -> None:
+    """Purge expired probe images, searches and audit events (as the local system admin); audited."""
+    from fieldid.governance.admin import SYSTEM
+
+    def go(service) -> None:  # type: ignore[no-untyped-def]
+        report = service.run_retention(SYSTEM)
+        console.print_json(json.dumps(report.as_dict()))
+
+    run(go)
+
+
+@report_app.command("transparency")
+def report_transparency(
+    since: Annotated[datetime, typer.Option(help="Period start (UTC).")],
+    until: Annotated[datetime, typer.Option(help="Period end (UTC).")],
+    agency: Annotated[str | None, typer.Option(help="One agency (default: all).")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Searches, candidates shown, confirmations, challenges and overturned results per agency."""
+    from fieldid.governance.admin import SYSTEM
+
+    def go(service) -> None:  # type: ignore[no-untyped-def]
+        rows = service.transparency_report(SYSTEM, since=_utc(since), until=_utc(until), agency=agency)
+        if as_json:
+            sys.stdout.write(json.dumps(rows, default=str, indent=1) + "\n")
+            return
+        table = Table("agency", "searches", "with candidates", "no candidate", "under quality", "candidates shown",
+                      "federated", "confirmed", "challenges", "upheld", "dismissed", "overturned",
+                      title=f"Transparency report {since:%Y-%m-%d} – {until:%Y-%m-%d}")
+        for r in rows:
+            table.add_row(r["agency_id"], *(str(r[k]) for k in (
+                "searches", "outcome_candidates", "outcome_no_candidate", "outcome_under_quality",
+                "candidates_shown", "federated_searches", "confirmations", "challenges_filed",
+                "challenges_upheld", "challenges_dismissed", "overturned_results")))
+        console.print(table)
+
+    run(go)
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+@app.command()
+def doctor(repair: Annotated[bool, typer.Option(help="Fix what is found.")] = True) -> None:
+    """Check index ↔ database consistency (orphan vectors, missing vectors) and the audit chain."""
+    from fieldid.governance.audit import verify_chain
+    from fieldid.service import FieldID
+    from fieldid.storage.factory import make_index
+    from fieldid.storage.sql import SqlStore
+
+    try:
+        service = FieldID(state.settings, SqlStore(state.settings.resolved_database_url), make_index(state.settings))
+    except FieldIDError as exc:
+        fail(exc)
+        return
+    try:
+        report = service.reconcile(repair=repair)
+        table = Table("space", "templates in DB", "vectors in index", "missing", "orphans")
+        for sp in report.spaces:
+            table.add_row(sp.space, str(sp.db_templates), str(sp.index_vectors), str(sp.missing_in_index),
+                          str(sp.orphans_in_index))
+        console.print(table)
+        with service.store.read() as s:
+            chain = verify_chain(s)
+        console.print(f"orphan vectors: {report.orphan_vectors}, missing vectors: {report.missing_vectors}"
+                      + (" (repaired)" if repair and not report.consistent else ""))
+        console.print(f"audit chain: {'intact' if chain.intact else 'BROKEN'} ({chain.events} events)")
+        if (not report.consistent and not repair) or not chain.intact:
+            raise typer.Exit(1)
+    finally:
+        service.close()
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,1 @@
+"""Evaluation harness: data set readers (I/O), metrics (pure), extraction runners, reports."""

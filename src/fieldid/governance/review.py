@@ -1,0 +1,141 @@
+"""Two-person confirmation of a candidate, with documentary evidence that can block it.
+
+A candidate of a search becomes *confirmed* only when two different reviewers have confirmed
+it independently, nobody rejected it, and no blocking evidence (e.g. an identity document or
+a citizenship claim) was recorded. Decisions are blind: a reviewer sees how many decisions
+exist, but not what they are, until they have recorded their own.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from fieldid.errors import Conflict, InvalidRequest, SearchNotFound
+from fieldid.governance.actor import Actor
+from fieldid.governance.audit import Event, EventType
+from fieldid.governance.roles import Permission
+from fieldid.storage.tables import Evidence, ProbeImage, Review, Search
+
+if TYPE_CHECKING:
+    from fieldid.service import FieldID
+
+EVIDENCE_KINDS = ("identity_document", "citizenship_claim", "alibi", "biometric_mismatch", "other")
+REQUIRED_CONFIRMATIONS = 2
+
+
+def confirmation_state(reviews: list[Review], evidence: list[Evidence]) -> str:
+    """pending | confirmed | rejected | disputed | blocked."""
+    if any(e.blocks_confirmation for e in evidence):
+        return "blocked"
+    confirms = {r.reviewer_id for r in reviews if r.decision == "confirm"}
+    rejects = {r.reviewer_id for r in reviews if r.decision == "reject"}
+    if confirms and rejects:
+        return "disputed"
+    if rejects:
+        return "rejected"
+    if len(confirms) >= REQUIRED_CONFIRMATIONS:
+        return "confirmed"
+    return "pending"
+
+
+class ReviewOps:
+    def _reviewable(self: FieldID, s: Session, actor: Actor, search_id: str, identity_id: str) -> Search:
+        search = s.get(Search, search_id)
+        if search is None or search.agency_id != actor.agency_id or search.training != actor.training_mode:
+            raise SearchNotFound(f"No search {search_id!r} in reach.")
+        shown = {c["identity_id"] for c in search.result.get("candidates", [])}
+        if identity_id not in shown:
+            raise InvalidRequest("Only a candidate shown by this search can be reviewed.")
+        return search
+
+    def review_candidate(self: FieldID, actor: Actor, search_id: str, identity_id: str, decision: str,
+                         note: str = "") -> dict[str, object]:
+        actor.require(Permission.REVIEW)
+        if decision not in ("confirm", "reject"):
+            raise InvalidRequest("decision must be 'confirm' or 'reject'.")
+        now = self._now()
+        with self.store.write() as s:
+            search = self._reviewable(s, actor, search_id, identity_id)
+            existing = s.execute(select(Review).where(Review.search_id == search_id, Review.identity_id == identity_id,
+                                                      Review.reviewer_id == actor.user_id)).scalar_one_or_none()
+            if existing is not None:
+                raise Conflict("You have already reviewed this candidate; a second decision needs another reviewer.")
+            s.add(Review(id=str(uuid.uuid4()), search_id=search_id, identity_id=identity_id,
+                         agency_id=actor.agency_id, reviewer_id=actor.user_id, decision=decision,
+                         note=note[:2000], created_at=now))
+            s.flush()
+            state = self._state(s, search_id, identity_id)
+            if state == "confirmed":
+                probe = s.get(ProbeImage, search_id)
+                if probe is not None:
+                    probe.retention_class = "probe_confirmed"
+                    probe.expires_at = now + timedelta(days=self.settings.retention_probe_confirmed_days)
+            self._audit(s, Event(EventType.REVIEW_DECISION, actor.agency_id, actor.user_id, search.purpose,
+                                 search.case_number, None,
+                                 {"search_id": search_id, "identity_id": identity_id, "decision": decision,
+                                  "state": state, "note": note[:500]}))
+        return self.review_status(actor, search_id, identity_id)
+
+    def record_evidence(self: FieldID, actor: Actor, search_id: str, identity_id: str, *, kind: str,
+                        description: str, blocks_confirmation: bool) -> dict[str, object]:
+        actor.require(Permission.REVIEW)
+        if kind not in EVIDENCE_KINDS:
+            raise InvalidRequest("Unknown evidence kind.", allowed=list(EVIDENCE_KINDS))
+        if not description.strip():
+            raise InvalidRequest("Describe the evidence.")
+        with self.store.write() as s:
+            search = self._reviewable(s, actor, search_id, identity_id)
+            s.add(Evidence(id=str(uuid.uuid4()), search_id=search_id, identity_id=identity_id,
+                           agency_id=actor.agency_id, recorded_by=actor.user_id, kind=kind,
+                           description=description[:4000], blocks_confirmation=bool(blocks_confirmation),
+                           created_at=self._now()))
+            s.flush()
+            state = self._state(s, search_id, identity_id)
+            self._audit(s, Event(EventType.REVIEW_EVIDENCE, actor.agency_id, actor.user_id, search.purpose,
+                                 search.case_number, None,
+                                 {"search_id": search_id, "identity_id": identity_id, "kind": kind,
+                                  "blocks_confirmation": bool(blocks_confirmation), "state": state}))
+        return self.review_status(actor, search_id, identity_id)
+
+    def _state(self: FieldID, s: Session, search_id: str, identity_id: str) -> str:
+        reviews = list(s.execute(select(Review).where(Review.search_id == search_id,
+                                                      Review.identity_id == identity_id)).scalars())
+        evidence = list(s.execute(select(Evidence).where(Evidence.search_id == search_id,
+                                                         Evidence.identity_id == identity_id)).scalars())
+        return confirmation_state(reviews, evidence)
+
+    def review_status(self: FieldID, actor: Actor, search_id: str, identity_id: str) -> dict[str, object]:
+        """The candidate's state; others' decisions only once the actor has decided (blind review)."""
+        with self.store.read() as s:
+            search = s.get(Search, search_id)
+            if search is None or search.agency_id != actor.agency_id:
+                raise SearchNotFound(f"No search {search_id!r} in reach.")
+            reviews = list(s.execute(select(Review).where(Review.search_id == search_id,
+                                                          Review.identity_id == identity_id)
+                                     .order_by(Review.created_at)).scalars())
+            evidence = list(s.execute(select(Evidence).where(Evidence.search_id == search_id,
+                                                             Evidence.identity_id == identity_id)
+                                      .order_by(Evidence.created_at)).scalars())
+            mine = next((r for r in reviews if r.reviewer_id == actor.user_id), None)
+            may_see = mine is not None or actor.can(Permission.AUDIT_READ)
+            state = confirmation_state(reviews, evidence)
+            if not may_see and state != "blocked":
+                state = "pending"  # the state would reveal the others' decisions
+            return {
+                "search_id": search_id,
+                "identity_id": identity_id,
+                "state": state,
+                "required_confirmations": REQUIRED_CONFIRMATIONS,
+                "decisions_recorded": len(reviews),
+                "my_decision": mine.decision if mine else None,
+                "decisions": [{"reviewer_id": r.reviewer_id, "decision": r.decision, "note": r.note,
+                               "at": r.created_at} for r in reviews] if may_see else [],
+                "evidence": [{"kind": e.kind, "description": e.description,
+                              "blocks_confirmation": e.blocks_confirmation, "recorded_by": e.recorded_by,
+                              "at": e.created_at} for e in evidence],
+            }

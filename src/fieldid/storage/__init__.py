@@ -1,0 +1,1 @@
+"""Storage behind small interfaces: a relational store and a vector index (see base.py)."""

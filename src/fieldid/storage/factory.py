@@ -1,0 +1,23 @@
+"""Build the vector index chosen in the settings."""
+
+from __future__ import annotations
+
+from fieldid.config import Settings
+from fieldid.storage.base import VectorIndex
+
+
+def make_index(settings: Settings) -> VectorIndex:
+    if settings.index_backend == "memory":
+        from fieldid.storage.memory_index import MemoryIndex
+
+        return MemoryIndex()
+    if settings.index_backend == "milvus":
+        from fieldid.storage.milvus_index import MilvusIndex, MilvusOptions
+
+        uri = settings.milvus_uri or str((settings.data_dir / "milvus.db").resolve())
+        return MilvusIndex(uri, MilvusOptions.from_settings(settings))
+    from fieldid.storage.ann_policy import AnnPolicy
+    from fieldid.storage.faiss_index import FaissIndex
+
+    policy = AnnPolicy.from_settings(settings)
+    return FaissIndex(settings.index_dir, save_every=settings.index_save_every, policy=policy)

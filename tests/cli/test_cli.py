@@ -1,0 +1,151 @@
+"""The `fieldid` command line, run in-process with Typer's CliRunner on a temporary data dir."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+
+import pytest
+from typer.testing import CliRunner
+
+from fieldid.api.schemas import IdentifyResponse
+from fieldid.cli import app
+from tests.conftest import FIXTURES, LFW
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def cli(tmp_path):
+    base = ["--data-dir", str(tmp_path / "data")]
+
+    def invoke(*args: str, ok: bool = True):
+        result = runner.invoke(app, [*base, *args], env={"FIELDID_CLI_USER": "operator", "COLUMNS": "200"})
+        if ok:
+            assert result.exit_code == 0, result.output
+        return result
+
+    invoke("admin", "bootstrap", "--agency", "local")
+    invoke("gallery", "create", "watchlist", "--as", "admin", "--fpir", "0.01")
+    return invoke
+
+
+@pytest.fixture
+def people(tmp_path):
+    root = tmp_path / "people"
+    for person in ("a", "b"):
+        (root / f"person-{person}").mkdir(parents=True)
+        shutil.copy(FIXTURES / "faces" / f"person_{person}_1.jpg", root / f"person-{person}" / "1.jpg")
+    (root / "person-x").mkdir()
+    (root / "person-x" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    return root
+
+
+def test_enrol_identify_verify(cli, people):
+    out = cli("enroll", str(people), "--gallery", "watchlist", "--legal-basis", "consent:test", "--workers", "1").output
+    assert "enrolled 2 people" in out and "image_corrupt" in out
+    again = cli("enroll", str(people), "--gallery", "watchlist", "--legal-basis", "consent:test", "--workers", "1").output
+    assert "enrolled 0 people" in again and "skipped 2 already enrolled" in again
+
+    result = cli("identify", str(FIXTURES / "faces" / "person_a_2.jpg"), "--gallery", "watchlist",
+                 "--purpose", "criminal_investigation", "--case", "C-1", "--json")
+    body = IdentifyResponse.model_validate_json(result.stdout)
+    assert body.outcome == "candidates" and body.gallery_size == 2
+    assert body.candidates[0].display_name == "person-a"
+    table = cli("identify", str(FIXTURES / "faces" / "person_a_2.jpg"), "--gallery", "watchlist",
+                "--purpose", "criminal_investigation", "--case", "C-1").output
+    assert "candidates" in table and "FMR" in table
+
+    refused = cli("identify", str(FIXTURES / "faces" / "person_a_2.jpg"), "--gallery", "watchlist", ok=False)
+    assert refused.exit_code == 2 and "purpose_required" in refused.output
+
+    identity = body.candidates[0].identity_id
+    v = cli("verify", str(FIXTURES / "faces" / "person_a_2.jpg"), "--identity", identity,
+            "--purpose", "criminal_investigation", "--case", "C-1", "--json")
+    assert json.loads(v.stdout)["assessment"] == "supports_same_person"
+
+    listing = cli("gallery", "list").output
+    assert "watchlist" in listing
+
+
+def test_audit_verify_detects_tampering_and_doctor_repairs(cli, people, tmp_path):
+    cli("enroll", str(people), "--gallery", "watchlist", "--legal-basis", "consent:test", "--workers", "1")
+    assert "intact" in cli("audit", "verify").output
+    assert "orphan vectors: 0, missing vectors: 0" in cli("doctor").output
+
+    db = sqlite3.connect(tmp_path / "data" / "fieldid.db")
+    db.execute("UPDATE audit_events SET payload = '{\"forged\": true}' WHERE seq = 3")
+    db.execute("DELETE FROM templates WHERE id = (SELECT max(id) FROM templates)")
+    db.commit()
+    db.close()
+    doctor = cli("doctor", ok=False).output
+    assert "orphan vectors: 1" in doctor and "(repaired)" in doctor and "audit chain: BROKEN" in doctor
+    assert "orphan vectors: 0" in cli("doctor", ok=False).output
+    broken = cli("audit", "verify", ok=False)
+    assert broken.exit_code == 1 and "seq 3" in broken.output and "edited" in broken.output
+
+
+def test_retention_report_export(cli, people, tmp_path):
+    cli("enroll", str(people), "--gallery", "watchlist", "--legal-basis", "consent:test", "--workers", "1")
+    cli("identify", str(FIXTURES / "faces" / "person_a_2.jpg"), "--gallery", "watchlist",
+        "--purpose", "criminal_investigation", "--case", "C-1")
+    assert '"probe_images_purged": 0' in cli("retention", "run").output
+    rows = json.loads(cli("report", "transparency", "--since", "2000-01-01", "--until", "2100-01-01", "--json").stdout)
+    assert rows[0]["agency_id"] == "local" and rows[0]["searches"] == 1
+    cli("admin", "user", "auditor", "--role", "auditor", "--agency", "local")
+    out = tmp_path / "audit.ndjson"
+    cli("audit", "export", "--out", str(out), "--as", "auditor")
+    lines = [json.loads(x) for x in out.read_text().splitlines()]
+    assert {e["agency_id"] for e in lines} == {"local"} and any(e["event_type"] == "search.identify" for e in lines)
+
+
+def test_eval_faces_both_modes(cli, tmp_path):
+    names = ["Colin_Powell", "Tony_Blair", "Abdullah_Gul", "Adrien_Brody", "Andre_Agassi",
+             "Hugo_Chavez", "Jacques_Chirac", "Bill_Gates", "Carlos_Menem", "Ari_Fleischer"]
+    manifest = tmp_path / "m.csv"
+    rows = ["path,label"] + [f"{LFW}/images/{n}/{n}_{i:04d}.jpg,{n}" for n in names for i in (1, 2, 3)]
+    singles = ("Aaron_Patterson", "Abbas_Kiarostami", "Abdel_Madi_Shabneh", "Abdul_Rahman", "Abel_Aguilar",
+               "Abner_Martinez", "Adam_Mair", "Adam_Rich")
+    rows += [f"{LFW}/images/{n}/{n}_0001.jpg,{n}" for n in singles if (LFW / "images" / n).is_dir()]
+    manifest.write_text("\n".join(rows) + "\n")
+    out = tmp_path / "os"
+    cli("eval", "faces", "--manifest", str(manifest), "--out", str(out), "--workers", "1", "--cache", str(tmp_path / "c"))
+    results = json.loads((out / "results.json").read_text())
+    assert results["rank1"] >= 0.9 and results["rank10"] == 1.0
+    assert set(results["fnir_at_fpir"]) == {"0.01", "0.001"}
+    assert results["nonmated_searches"] >= 1 and results["fnir_at_fpir"]["0.01"] is not None
+    for key in ("calibration", "threshold", "fpir_target", "gallery_size_curve"):
+        assert key in results
+    assert (out / "det.png").stat().st_size > 1000 and (out / "report.html").exists()
+
+    pairs = tmp_path / "pairs.txt"
+    lines = ["2\t2"]
+    for fold in range(2):
+        a, b = names[fold * 2], names[fold * 2 + 1]
+        lines += [f"{a}\t1\t2", f"{b}\t1\t3", f"{a}\t1\t{b}\t1", f"{a}\t2\t{b}\t2"]
+    pairs.write_text("\n".join(lines) + "\n")
+    out2 = tmp_path / "pairs"
+    cli("eval", "faces", "--pairs", str(pairs), "--images", str(LFW / "images"), "--out", str(out2),
+        "--workers", "1", "--cache", str(tmp_path / "c"))
+    r2 = json.loads((out2 / "results.json").read_text())
+    assert r2["protocol"] == "lfw-pairs" and r2["pairs"] == 8 and r2["folds"] == 2
+    assert 0.5 < r2["accuracy"] <= 1.0 and len(r2["fold_accuracies"]) == 2
+    for key in ("accuracy_std", "failures_to_extract", "ms_per_image", "calibration", "threshold", "fpir_target"):
+        assert key in r2
+    assert (out2 / "det.png").exists()
+
+
+def test_calibrate_command(cli, tmp_path):
+    names = ["Colin_Powell", "Tony_Blair", "Abdullah_Gul", "Adrien_Brody", "Andre_Agassi", "Hugo_Chavez"]
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("path,label\n" + "\n".join(f"{LFW}/images/{n}/{n}_{i:04d}.jpg,{n}" for n in names
+                                                    for i in range(1, 6)) + "\n")
+    out = tmp_path / "cal.json"
+    res = cli("calibrate", "faces", "--manifest", str(manifest), "--out", str(out), "--workers", "1",
+              "--cache", str(tmp_path / "c"))
+    assert "60 genuine" in res.output and "375 impostor" in res.output
+    from fieldid.calibration_io import load_calibration
+
+    cal = load_calibration(out)
+    assert cal.model_id == "dlib-resnet-v1@1" and cal.genuine_pairs == 60 and cal.impostor_pairs == 375
