@@ -25,7 +25,8 @@ from fieldid.eval.datasets import Item, read_manifest
 from fieldid.governance.admin import SYSTEM
 from fieldid.governance.roles import Role
 from fieldid.service import FieldID
-from fieldid.storage.tables import Agency
+from fieldid.records import seed_demo_links
+from fieldid.storage.tables import Agency, Gallery, Identity
 
 DEMO_AGENCY = "demo-pd"
 DEMO_GALLERY = "demo-watchlist"
@@ -113,6 +114,12 @@ def prepare_demo(settings: Settings, *, console: Console | None = None) -> dict[
             if report.identities_enrolled:
                 console.print(f"{what}: enrolled {report.identities_enrolled} people "
                               f"({len(report.rejected)} images rejected)")
+        with service.store.write() as s:  # synthetic records for the pseudonymous demo keys
+            demo_identities = s.execute(select(Identity).join(Gallery, Gallery.id == Identity.gallery_id)
+                                        .where(Gallery.agency_id == DEMO_AGENCY)).scalars().all()
+            linked = seed_demo_links(s, demo_identities, now=service.clock.now())
+        if linked:
+            console.print(f"linked {linked} synthetic demo records")
         probe_dir = settings.data_dir / "probes"
         if not probe_dir.exists():
             probe_dir.mkdir(parents=True)

@@ -137,11 +137,14 @@ def create_app(settings: Settings, service: FieldID | None = None) -> FastAPI:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return error_response(500, "internal_error", "Internal error; it has been logged.")
 
-    from fieldid.api.routes import galleries, governance, search, system
+    from fieldid import web
+    from fieldid.api.routes import galleries, governance, records, search, system
 
     app.include_router(system.router)
     app.include_router(galleries.router)
     app.include_router(search.router)
     app.include_router(governance.router)
+    app.include_router(records.router)
+    web.install(app)
     app.add_middleware(BodyLimit, limit=settings.max_request_bytes)
     return app
