@@ -30,6 +30,7 @@ calibrate_app = typer.Typer(no_args_is_help=True, help="Build score → FMR cali
 audit_app = typer.Typer(no_args_is_help=True, help="The tamper-evident audit log.")
 retention_app = typer.Typer(no_args_is_help=True, help="Retention: purge what has outlived its time.")
 report_app = typer.Typer(no_args_is_help=True, help="Reports.")
+sources_app = typer.Typer(no_args_is_help=True, help="Connected record systems.")
 app.add_typer(admin_app, name="admin")
 app.add_typer(gallery_app, name="gallery")
 app.add_typer(eval_app, name="eval")
@@ -37,6 +38,7 @@ app.add_typer(calibrate_app, name="calibrate")
 app.add_typer(audit_app, name="audit")
 app.add_typer(retention_app, name="retention")
 app.add_typer(report_app, name="report")
+app.add_typer(sources_app, name="sources")
 
 console = Console()
 err = Console(stderr=True)
@@ -217,29 +219,93 @@ def _print_identify(result: Any, as_json: bool) -> None:
             table.add_row(str(c.rank), c.pseudonym, c.display_name or "—", f"{c.score:.3f}", f"{c.fmr:.1e}",
                           f"{c.expected_false_candidates:.2g}", c.strength, c.tier)
         console.print(table)
+        for c in body.candidates:
+            for r in c.records:
+                shown = ", ".join(f"{k}={v}" for k, v in sorted(r.fields.items()))
+                console.print(f"  {c.pseudonym}: [bold]{r.source}[/] {r.record_type} {r.record_id}"
+                              + (" [black on yellow] DEMO [/]" if r.demo else "")
+                              + (f" (updated {r.updated_at:%Y-%m-%d})" if r.updated_at else "") + f"  {shown}")
+    for st in body.record_sources:
+        if st.status != "ok":
+            console.print(f"record source {st.source}: [yellow]{st.status}[/] {st.message}")
     for reason in body.reasons:
         console.print(f"• {reason}")
 
 
+FingerOpt = Annotated[list[Path] | None, typer.Option("--finger", help="Fingerprint image (repeatable).")]
+PositionOpt = Annotated[list[int] | None, typer.Option(
+    "--position", help="ANSI/NIST position of each --finger, in order (1 right thumb … 10 left little).")]
+ContactlessOpt = Annotated[bool, typer.Option(help="The finger images are phone photos (contactless).")]
+
+
+def _fingers(paths: list[Path] | None, positions: list[int] | None, contactless: bool):  # type: ignore[no-untyped-def]
+    from fieldid.fingers import FingerInput
+
+    paths, positions = paths or [], positions or []
+    if positions and len(positions) != len(paths):
+        err.print("[red]give one --position per --finger (or none)[/]")
+        raise typer.Exit(2)
+    try:
+        return [FingerInput(_read(p), pos, contactless, p.name)
+                for p, pos in zip(paths, positions or [0] * len(paths), strict=True)]
+    except FieldIDError as exc:
+        fail(exc)
+        raise
+
+
 @app.command()
 def identify(
-    image: Path,
-    gallery: Annotated[list[str], typer.Option(help="Gallery name or id (repeatable).")],
+    image: Annotated[Path | None, typer.Argument(help="Face photo (optional with --finger).")] = None,
+    gallery: Annotated[list[str] | None, typer.Option(help="Gallery name or id (repeatable).")] = None,
     purpose: Annotated[str, typer.Option(help="Purpose code.")] = "",
     case: Annotated[str, typer.Option(help="Case number.")] = "",
     legal_basis: str = "",
+    finger: FingerOpt = None,
+    position: PositionOpt = None,
+    contactless: ContactlessOpt = False,
     top_k: Annotated[int | None, typer.Option(help="Candidates at most.")] = None,
     investigative: Annotated[bool, typer.Option(help="Include labelled leads under the threshold.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the API's JSON body.")] = False,
     as_user: AsUser = "operator",
 ) -> None:
-    """Search a face photo 1:N in one or more galleries."""
+    """Search 1:N by a face photo, fingerprints, or both (fused) in one or more galleries."""
     from fieldid.service import SearchContext
 
-    data = _read(image)
+    if image is None and not finger:
+        err.print("[red]give a face photo, --finger images, or both[/]")
+        raise typer.Exit(2)
+    data = _read(image) if image is not None else None
+    prints = _fingers(finger, position, contactless)
     run(lambda s: _print_identify(
-        s.identify(s.actor_for(as_user), gallery, data, SearchContext(purpose, case, legal_basis),
-                   top_k=top_k, investigative=investigative), as_json))
+        s.identify(s.actor_for(as_user), gallery or [], data, SearchContext(purpose, case, legal_basis),
+                   top_k=top_k, investigative=investigative, fingers=prints), as_json))
+
+
+@app.command("add-fingers")
+def add_fingers(
+    identity: Annotated[str, typer.Argument(help="Identity id.")],
+    finger: FingerOpt = None,
+    position: PositionOpt = None,
+    legal_basis: Annotated[str, typer.Option(help="Legal basis or consent reference.")] = "",
+    contactless: ContactlessOpt = False,
+    as_user: AsUser = "operator",
+) -> None:
+    """Enrol fingerprints (by finger position) for an enrolled identity."""
+    from fieldid.service import EnrollmentInfo
+
+    prints = _fingers(finger, position, contactless)
+    if not prints:
+        err.print("[red]give at least one --finger[/]")
+        raise typer.Exit(2)
+
+    def go(service) -> None:  # type: ignore[no-untyped-def]
+        r = service.add_samples(service.actor_for(as_user), identity, [],
+                                EnrollmentInfo(legal_basis=legal_basis, source="cli"), fingers=prints)
+        console.print(f"{r.accepted} print(s) enrolled for {r.identity.pseudonym}")
+        for rej in r.rejected:
+            console.print(f"  [yellow]rejected[/] {rej.filename}: {rej.code} {rej.message}")
+
+    run(go)
 
 
 @app.command()
@@ -266,6 +332,51 @@ def verify(
             console.print(f"[bold]{body.assessment}[/] score {body.score:.3f}, FMR {body.fmr:.1e} "
                           f"(threshold {body.threshold:.3f} at FMR {body.threshold_fmr:g})")
             console.print(body.explanation)
+
+    run(go)
+
+
+@sources_app.command("list")
+def sources_list(as_json: Annotated[bool, typer.Option("--json")] = False, as_user: AsUser = "operator") -> None:
+    """The record sources in reach of the user's agency and what the user may see of them."""
+    from fieldid.api.schemas import SourceOut
+
+    def go(service) -> None:  # type: ignore[no-untyped-def]
+        views = [SourceOut.model_validate(v) for v in service.list_sources(service.actor_for(as_user))]
+        if as_json:
+            sys.stdout.write(json.dumps([v.model_dump(mode="json") for v in views], indent=2) + "\n")
+            return
+        table = Table("name", "title", "connector", "kind", "access", "federated only", "circuit")
+        for v in views:
+            table.add_row(v.name, v.title, v.connector, v.kind + (" (DEMO)" if v.demo else ""), v.access,
+                          "yes" if v.federated_only else "no", v.circuit)
+        console.print(table if views else "No record source is configured for this agency.")
+
+    run(go)
+
+
+@sources_app.command("health")
+def sources_health(
+    name: Annotated[str | None, typer.Argument(help="One source (default: all in reach).")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_user: AsUser = "operator",
+) -> None:
+    """Probe the record sources now; exits 1 when any did not answer."""
+    from fieldid.api.schemas import SourceHealthOut
+
+    def go(service) -> None:  # type: ignore[no-untyped-def]
+        checks = [SourceHealthOut.model_validate(h) for h in service.source_health(service.actor_for(as_user), name)]
+        if as_json:
+            sys.stdout.write(json.dumps([h.model_dump(mode="json") for h in checks], indent=2) + "\n")
+        else:
+            table = Table("source", "status", "latency ms", "circuit", "message")
+            for h in checks:
+                colour = "green" if h.status == "ok" else "red"
+                table.add_row(h.source, f"[{colour}]{h.status}[/]",
+                              "—" if h.latency_ms is None else f"{h.latency_ms:.0f}", h.circuit, h.message)
+            console.print(table)
+        if any(h.status != "ok" for h in checks):
+            raise typer.Exit(1)
 
     run(go)
 
@@ -357,6 +468,33 @@ def eval_faces(
     summary = {k: v for k, v in results.items() if not isinstance(v, (list, dict)) or k == "fnir_at_fpir"}
     console.print_json(json.dumps(summary, default=str))
     console.print(f"written: {out / 'results.json'}, {out / 'det.png'}, {out / 'report.html'}")
+
+
+@eval_app.command("fingers")
+def eval_fingers(
+    manifest: Annotated[Path, typer.Option(help="path,label CSV of fingerprint images (FVC layout or any).")],
+    out: Annotated[Path, typer.Option(help="Output folder for results.json, det.png, scores.npz.")],
+    workers: Annotated[int | None, typer.Option(help="Extraction processes.")] = None,
+) -> None:
+    """Fingerprint accuracy: EER, FNMR at FMR 1%/0.1%/0.01%, DET plot and 1:N rank-1."""
+    from fieldid.eval.fingers import run_finger_eval
+
+    try:
+        r = run_finger_eval(state.settings, manifest, out, workers=workers)
+    except FieldIDError as exc:
+        fail(exc)
+        return
+    table = Table("impostors", "EER", "FNMR@FMR 1%", "FNMR@FMR 0.1%", "FNMR@FMR 0.01%", "pairs (gen/imp)",
+                  title=f"Fingerprints — {manifest}")
+    for name, rates in (("protocol", r), ("all different fingers", r["all_impostors"])):
+        f = rates["fnmr_at_fmr"]
+        table.add_row(name, f"{rates['eer']:.2%}", f"{f['0.01']:.2%}", f"{f['0.001']:.2%}", f"{f['0.0001']:.2%}",
+                      f"{rates['genuine_pairs']}/{rates['impostor_pairs']}")
+    console.print(table)
+    console.print(f"1:N rank-1 {r['rank1']:.2%} over {r['searches']} searches; "
+                  f"{r['failures_to_extract']} failures to extract; "
+                  f"{r['comparisons_per_second']:,.0f} comparisons/s")
+    console.print(f"written: {out / 'results.json'}, {out / 'det.png'}")
 
 
 @calibrate_app.command("faces")

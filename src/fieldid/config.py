@@ -241,6 +241,13 @@ class Settings(BaseSettings):
     federated_justification_min_chars: int = Field(
         30, ge=1, description="Minimum length of the written justification of a federated query."
     )
+    finger_exhaustive_max: int = Field(
+        5000,
+        ge=0,
+        description="Galleries holding at most this many fingerprints are searched by exact minutiae "
+        "matching of every print (the accurate baseline); larger ones through the search-key shortlist "
+        "of the vector index, re-ranked by exact matching.",
+    )
     records_config: Path | None = Field(
         None,
         description="YAML file of the connected record sources (docs/records.example.yaml). Without "

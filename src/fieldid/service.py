@@ -12,7 +12,7 @@ import re
 import secrets
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import cv2
@@ -25,7 +25,7 @@ from fieldid.config import Settings
 from fieldid.core.calibration import Calibration
 from fieldid.core.face import extract_face
 from fieldid.core.params import FaceParams, SearchParams
-from fieldid.core.policy import Hit, Outcome, Tier, assess, decide, operating_point, strength_of
+from fieldid.core.policy import AssessedCandidate, Hit, Outcome, assess, decide, operating_point, strength_of
 from fieldid.errors import (
     FieldIDError,
     GalleryExists,
@@ -51,17 +51,21 @@ from fieldid.governance.review import ReviewOps
 from fieldid.governance.sharing import SharingOps, active_agreements, reachable_galleries, searchable_gallery
 from fieldid.governance.audit import Event, EventType, append_event
 from fieldid.governance.roles import Permission
+from fieldid.fingers import FingerInput, PreparedFinger, finger_template_row, prepare_fingers
 from fieldid.imaging import DecodedImage, decode_image, encode_jpeg
 from fieldid.models.registry import FaceModelLoader
+from fieldid.records import LookupResult, RecordBroker, SourceHealth, SourceView, record_access_event
 from fieldid.storage import repo
 from fieldid.storage.base import VectorIndex, space_key
 from fieldid.storage.reconcile import ReconcileReport, reconcile_index
 from fieldid.storage.sql import SqlStore
 from fieldid.storage.tables import Agency, Gallery, Identity, ProbeImage, Sample, Search, Template
-from fieldid.types import FaceTemplate, Modality
+from fieldid.types import FaceTemplate, Modality, QualityReport
 from fieldid.views import (
     CalibrationRef,
     CandidateView,
+    ComparisonView,
+    ComponentView,
     DuplicateView,
     EnrollResult,
     GalleryView,
@@ -130,12 +134,14 @@ class FieldID(AdminOps, SharingOps, AuthorizationOps, ReviewOps, RedressOps, Ret
         clock: Clock | None = None,
         face_params: FaceParams | None = None,
         search_params: SearchParams | None = None,
+        records: RecordBroker | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
         self.index = index
         self.face_models = face_models or FaceModelLoader(settings)
         self.clock = clock or SystemClock()
+        self.records = records if records is not None else RecordBroker.from_settings(settings, store, clock=self.clock)
         self.face_params = face_params or FaceParams()
         self.search_params = search_params or SearchParams()
         self._calibrations: dict[str, Calibration] = {}
@@ -155,6 +161,7 @@ class FieldID(AdminOps, SharingOps, AuthorizationOps, ReviewOps, RedressOps, Ret
         return service
 
     def close(self) -> None:
+        self.records.close()
         self.index.flush(force=True)
         closer = getattr(self.index, "close", None)
         if closer:
@@ -302,8 +309,9 @@ class FieldID(AdminOps, SharingOps, AuthorizationOps, ReviewOps, RedressOps, Ret
         info: EnrollmentInfo,
         *,
         on_duplicate: str = "report",
+        fingers: Sequence[FingerInput] = (),
     ) -> EnrollResult:
-        """Create an identity from one or more face images (atomically with its vectors)."""
+        """Create an identity from face images and/or fingerprints (atomically with its vectors)."""
         actor.require(Permission.ENROLL)
         if on_duplicate not in ("report", "reject"):
             raise InvalidRequest("on_duplicate must be 'report' or 'reject'.")
@@ -312,7 +320,7 @@ class FieldID(AdminOps, SharingOps, AuthorizationOps, ReviewOps, RedressOps, Ret
         with self.store.read() as s:
             gallery = self._gallery(s, actor, gallery_ref)
             gallery_id = gallery.id
-        accepted, rejected = self._extract_for_enrolment(images)
+        accepted, rejected = self._extract_for_enrolment(images, fingers)
         result = self._enroll_accepted(actor, gallery_id, accepted, info, on_duplicate)
         return EnrollResult(identity=result.identity, accepted=result.accepted, rejected=tuple(rejected),
                             possible_duplicates=result.possible_duplicates)
@@ -346,7 +354,8 @@ class FieldID(AdminOps, SharingOps, AuthorizationOps, ReviewOps, RedressOps, Ret
         return EnrollResult(identity=view, accepted=len(accepted), rejected=(), possible_duplicates=tuple(duplicates))
 
     def add_samples(
-        self, actor: Actor, identity_id: str, images: Sequence[ImageInput], info: EnrollmentInfo
+        self, actor: Actor, identity_id: str, images: Sequence[ImageInput], info: EnrollmentInfo,
+        *, fingers: Sequence[FingerInput] = (),
     ) -> EnrollResult:
         actor.require(Permission.ENROLL)
         if not info.legal_basis.strip():
@@ -354,19 +363,35 @@ class FieldID(AdminOps, SharingOps, AuthorizationOps, ReviewOps, RedressOps, Ret
         with self.store.read() as s:
             ident = self._identity(s, actor, identity_id)
             gallery_id = ident.gallery_id
-        accepted, rejected = self._extract_for_enrolment(images)
+        accepted, rejected = self._extract_for_enrolment(images, fingers)
         view = self._write_samples(actor, gallery_id, identity_id, accepted, info, new_identity=False, duplicates=[])
         return EnrollResult(identity=view, accepted=len(accepted), rejected=tuple(rejected), possible_duplicates=())
 
     def _extract_for_enrolment(
-        self, images: Sequence[ImageInput]
-    ) -> tuple[list[PreparedSample], list[RejectedImage]]:
-        if not images:
+        self, images: Sequence[ImageInput], fingers: Sequence[FingerInput] = ()
+    ) -> tuple[list[PreparedSample | PreparedFinger], list[RejectedImage]]:
+        if not images and not fingers:
             raise InvalidRequest("Send at least one image.")
-        if len(images) > 20:
+        if len(images) + len(fingers) > 20:
             raise InvalidRequest("At most 20 images per enrolment request.")
-        accepted: list[PreparedSample] = []
+        accepted: list[PreparedSample | PreparedFinger] = []
         rejected: list[RejectedImage] = []
+        for j, finger in enumerate(fingers):  # indexes continue after the face images
+            index, name = len(images) + j, finger.filename or f"finger-{finger.position}"
+            try:
+                prints = prepare_fingers(finger, self.settings)
+            except FieldIDError as exc:
+                rejected.append(RejectedImage(index, name, exc.code, exc.message))
+                continue
+            usable = [p for p in prints if p.template.quality.acceptable]
+            if not usable:
+                q = prints[0].template.quality
+                rejected.append(RejectedImage(index, name, "quality_too_low",
+                                              " ".join(i.message for i in q.issues if i.blocking),
+                                              _finger_quality_view(prints[0])))
+                continue
+            # one print per position: of several fingers in a photo, the first (leftmost) usable
+            accepted.extend(usable if finger.position == 0 else usable[:1])
         for i, image in enumerate(images):
             try:
                 prepared = self.prepare_sample(image.data, jitters=self.settings.enroll_jitters)
@@ -388,7 +413,10 @@ class FieldID(AdminOps, SharingOps, AuthorizationOps, ReviewOps, RedressOps, Ret
             )
         return accepted, rejected
 
-    def _duplicates(self, gallery_id: str, accepted: list[PreparedSample]) -> list[DuplicateView]:
+    def _duplicates(self, gallery_id: str, accepted: Sequence[PreparedSample | PreparedFinger]) -> list[DuplicateView]:
+        accepted = [p for p in accepted if isinstance(p, PreparedSample)]
+        if not accepted:
+            return []
         model_id = accepted[0].template.model
         cal = self.calibration(model_id)
         with self.store.read() as s:
@@ -415,7 +443,7 @@ class FieldID(AdminOps, SharingOps, AuthorizationOps, ReviewOps, RedressOps, Ret
         actor: Actor,
         gallery_id: str,
         identity_id: str,
-        accepted: list[PreparedSample],
+        accepted: Sequence[PreparedSample | PreparedFinger],
         info: EnrollmentInfo,
         *,
         new_identity: bool,
@@ -449,12 +477,13 @@ class FieldID(AdminOps, SharingOps, AuthorizationOps, ReviewOps, RedressOps, Ret
                 templates: list[Template] = []
                 for prepared in accepted:
                     template = prepared.template
+                    finger = isinstance(prepared, PreparedFinger)
                     sample = Sample(
                         id=str(uuid.uuid4()),
                         identity_id=identity_id,
                         gallery_id=gallery_id,
-                        modality=Modality.FACE.value,
-                        finger_position=None,
+                        modality=Modality.FINGER.value if finger else Modality.FACE.value,
+                        finger_position=prepared.position if finger else None,
                         source=info.source[:200],
                         captured_at=info.captured_at,
                         legal_basis=info.legal_basis[:200],
@@ -467,6 +496,12 @@ class FieldID(AdminOps, SharingOps, AuthorizationOps, ReviewOps, RedressOps, Ret
                     )
                     s.add(sample)
                     s.flush()  # parent rows first: templates reference the sample and identity
+                    if finger:
+                        row = finger_template_row(prepared, sample_id=sample.id, identity_id=identity_id,
+                                                  gallery_id=gallery_id, now=now)
+                        s.add(row)
+                        templates.append(row)
+                        continue
                     row = Template(
                         sample_id=sample.id,
                         identity_id=identity_id,
@@ -496,6 +531,8 @@ class FieldID(AdminOps, SharingOps, AuthorizationOps, ReviewOps, RedressOps, Ret
                         "samples": len(templates),
                         "image_sha256": [p.sha256 for p in accepted],
                         "model_id": accepted[0].template.model,
+                        "model_ids": sorted({t.model_id for t in templates}),
+                        "finger_positions": sorted({p.position for p in accepted if isinstance(p, PreparedFinger)}),
                         "legal_basis": info.legal_basis,
                         "source": info.source,
                         "gallery_version": gallery.version,
@@ -622,13 +659,15 @@ class FieldID(AdminOps, SharingOps, AuthorizationOps, ReviewOps, RedressOps, Ret
         self,
         actor: Actor,
         gallery_refs: Sequence[str],
-        image: bytes,
+        image: bytes | None,
         ctx: SearchContext,
         *,
         top_k: int | None = None,
         investigative: bool = False,
+        fingers: Sequence[FingerInput] = (),
     ) -> IdentifyResult:
-        """1:N search of a face probe in one or more galleries, with a calibrated decision."""
+        """1:N search of a face probe and/or fingerprints in one or more galleries, with a calibrated
+        decision (several parts fuse as log-likelihood ratios)."""
         actor.require(Permission.SEARCH)
         if investigative:
             actor.require(Permission.SEARCH_INVESTIGATIVE)
@@ -640,10 +679,11 @@ class FieldID(AdminOps, SharingOps, AuthorizationOps, ReviewOps, RedressOps, Ret
             found = [searchable_gallery(s, actor, ref, ctx.purpose, self._now()) for ref in gallery_refs]
         galleries = list({g.id: g for g, _ in found}.values())
         return self._identify(actor, galleries, image, ctx, top_k=top_k, investigative=investigative,
-                              federated=False)
+                              federated=False, fingers=fingers)
 
     def identify_federated(
-        self, actor: Actor, image: bytes, ctx: SearchContext, *, top_k: int | None = None
+        self, actor: Actor, image: bytes | None, ctx: SearchContext, *, top_k: int | None = None,
+        fingers: Sequence[FingerInput] = (),
     ) -> IdentifyResult:
         """The elevated "federated query": every gallery (and record system) the agency may reach
         for this purpose, at once. Needs its own permission and a written justification."""
@@ -662,16 +702,24 @@ class FieldID(AdminOps, SharingOps, AuthorizationOps, ReviewOps, RedressOps, Ret
             galleries = [g for g, _ in reachable_galleries(s, actor, ctx.purpose, self._now())]
         if not galleries:
             raise GalleryNotFound("No gallery is in reach for this purpose.")
-        return self._identify(actor, galleries, image, ctx, top_k=top_k, investigative=False, federated=True)
+        return self._identify(actor, galleries, image, ctx, top_k=top_k, investigative=False, federated=True,
+                              fingers=fingers)
 
     def _identify(
-        self, actor: Actor, galleries: list[Gallery], image: bytes, ctx: SearchContext, *, top_k: int | None,
-        investigative: bool, federated: bool,
+        self, actor: Actor, galleries: list[Gallery], image: bytes | None, ctx: SearchContext, *,
+        top_k: int | None, investigative: bool, federated: bool, fingers: Sequence[FingerInput] = (),
     ) -> IdentifyResult:
         top_k = self.search_params.default_top_k if top_k is None else int(top_k)
         if not 1 <= top_k <= self.search_params.max_top_k:
             raise InvalidRequest(f"top_k must be between 1 and {self.search_params.max_top_k}.")
+        if image is None and not fingers:
+            raise InvalidRequest("Send a face image, fingerprints, or both.")
+        if len(fingers) > 10:
+            raise InvalidRequest("At most 10 finger images per search.", field="fingers")
         self._rate_check(actor)
+        if fingers:
+            return self._identify_multi(actor, galleries, image, fingers, ctx, top_k=top_k,
+                                        investigative=investigative, federated=federated)
         try:
             decoded, template = self._extract(image)
         except FieldIDError as exc:
@@ -704,23 +752,12 @@ class FieldID(AdminOps, SharingOps, AuthorizationOps, ReviewOps, RedressOps, Ret
                 ident = s.get(Identity, c.key)
                 if ident is None:
                     continue
-                candidates.append(CandidateView(
-                    rank=c.rank,
-                    identity_id=ident.id,
-                    pseudonym=ident.pseudonym,
-                    display_name=ident.display_name if names else None,
-                    gallery_id=ident.gallery_id,
-                    gallery_name=by_id[ident.gallery_id].name,
-                    sample_id=rows[c.key].sample_id,
-                    score=round(c.score, 6),
-                    fmr=c.fmr,
-                    fmr_ci95=c.fmr_interval,
-                    expected_false_candidates=c.expected_false_candidates,
-                    expected_false_candidates_ci95_high=c.expected_false_candidates_high,
-                    tier=c.tier.value,
-                    strength=c.strength.value,
-                    explanation=c.explanation,
-                ))
+                candidates.append(_candidate_view(c, ident, by_id[ident.gallery_id].name, rows[c.key].sample_id,
+                                                  names))
+        lookup = LookupResult({}, ())
+        if candidates and actor.can(Permission.RECORDS_READ):
+            lookup = self.records.records_for(actor, [c.identity_id for c in candidates], federated=federated)
+            candidates = [replace(c, records=lookup.records_by_identity.get(c.identity_id, ())) for c in candidates]
         result = IdentifyResult(
             search_id=str(uuid.uuid4()),
             created_at=self._now(),
@@ -741,9 +778,155 @@ class FieldID(AdminOps, SharingOps, AuthorizationOps, ReviewOps, RedressOps, Ret
             demo=self.settings.demo or any(g.kind == "demo" for g in galleries),
             investigative=investigative,
             federated=federated,
+            record_sources=lookup.statuses,
         )
-        self._record_search(actor, ctx, result, decoded, "identify")
+        self._record_search(actor, ctx, result, decoded, "identify", lookup)
         return result
+
+    def _identify_multi(
+        self, actor: Actor, galleries: list[Gallery], image: bytes | None, fingers: Sequence[FingerInput],
+        ctx: SearchContext, *, top_k: int, investigative: bool, federated: bool,
+    ) -> IdentifyResult:
+        """Face and/or fingers: each usable part is searched, every candidate any part finds is
+        compared exactly by every part, and the scores fuse as log-likelihood ratios."""
+        from fieldid.core.fusion import fuse_calibrations, fused_score
+        from fieldid.fingers import score_identities, search_finger
+
+        face: FaceTemplate | None = None
+        prints: list[PreparedFinger] = []
+        decoded: DecodedImage | None = None
+        try:
+            if image is not None:
+                decoded, face = self._extract(image)
+            for finger in fingers:
+                prints.extend(prepare_fingers(finger, self.settings))
+        except FieldIDError as exc:
+            self._record_refused(actor, ctx, galleries, image if image is not None else fingers[0].data, exc)
+            raise
+        decoded = decoded or prints[0].decoded
+        parts: list[tuple[str, FaceTemplate | PreparedFinger, Calibration]] = []
+        if face is not None:
+            parts.append(("face", face, self.calibration(face.model)))
+        parts += [("finger", p, self.calibration(p.model_id)) for p in prints]
+        usable = [i for i, (_, part, _) in enumerate(parts) if part_quality(part).acceptable]
+        components = tuple(
+            ComponentView(i, kind, None if kind == "face" else part.position,  # type: ignore[union-attr]
+                          kind == "finger" and part.template.contactless,  # type: ignore[union-attr]
+                          part_quality(part).score, i in usable, part_quality(part).issue_codes,
+                          cal.model_id, cal.version)
+            for i, (kind, part, cal) in enumerate(parts))
+        cals = [parts[i][2] for i in usable]
+        if len(cals) == 1:
+            cal = cals[0]
+        elif cals:
+            key = "fused:" + "+".join(c.version for c in cals)
+            if key not in self._calibrations:
+                self._calibrations[key] = fuse_calibrations(cals, model_id="+".join(c.model_id for c in cals))
+            cal = self._calibrations[key]
+        else:
+            cal = parts[0][2]
+        blocking = tuple(i for _, part, _ in parts for i in part_quality(part).issues if i.blocking)
+        quality = QualityReport(max(part_quality(p).score for _, p, _ in parts), () if usable else blocking)
+        with self.store.read() as s:
+            fresh = [s.get(Gallery, g.id) for g in galleries]
+            galleries = [g for g in fresh if g is not None]
+            gallery_ids = [g.id for g in galleries]
+            n = sum(g.identity_count for g in galleries)
+            point = operating_point(cal, min(g.target_fpir for g in galleries), max(1, n))
+            found: dict[int, dict[str, tuple[float, str]]] = {}
+            for i in usable if n > 0 else []:
+                kind, part, _ = parts[i]
+                if kind == "face":
+                    spaces = [space_key(g, part.model) for g in gallery_ids]  # type: ignore[union-attr]
+                    hits_ = self._search_face(s, spaces, part.embedding, top_k)  # type: ignore[union-attr]
+                    found[i] = {k: (v[0], v[1].sample_id) for k, v in hits_.items()}
+                else:
+                    found[i] = search_finger(s, self.index, gallery_ids, part,  # type: ignore[arg-type]
+                                             exhaustive_max=self.settings.finger_exhaustive_max,
+                                             shortlist=self.search_params.shortlist)
+            pool = sorted({k for f in found.values() for k in f})
+            for i in found:  # every candidate compared by every part, exactly
+                missing = [k for k in pool if k not in found[i]]
+                kind, part, _ = parts[i]
+                if missing and kind == "face":
+                    found[i].update(self._face_scores(s, part, missing))  # type: ignore[arg-type]
+                elif missing:
+                    found[i].update(score_identities(s, part, missing))  # type: ignore[arg-type]
+            hits: list[Hit] = []
+            detail: dict[str, tuple[ComparisonView, ...]] = {}
+            for ident in pool:
+                raw = [found[i][ident][0] if ident in found[i] else None for i in usable]
+                score = raw[0] if len(usable) == 1 else fused_score(cals, raw)
+                if score is None:
+                    continue
+                hits.append(Hit(ident, float(score)))
+                detail[ident] = tuple(
+                    ComparisonView(i, parts[i][0], components[i].finger_position,
+                                   None if r is None else round(float(r), 6),
+                                   None if r is None else float(parts[i][2].fmr(r)),
+                                   0.0 if r is None else round(float(parts[i][2].llr(r)), 4))
+                    for i, r in zip(usable, raw, strict=True))
+            decision = decide(cal, hits, quality, point, top_k=top_k, investigative=investigative)
+            reasons = list(decision.reasons)
+            if n == 0 and decision.outcome is not Outcome.UNDER_QUALITY:
+                reasons.insert(0, "The galleries searched are empty.")
+            for c in components:
+                if not c.searched and usable:
+                    what = "the face" if c.modality == "face" else f"finger {c.index} ({c.finger_position or 'unknown'})"
+                    reasons.append(f"Not searched: {what} is under the quality floor ({', '.join(c.issues)}).")
+            if len(usable) > 1:
+                reasons.append("Scores of the face and fingers are fused as log-likelihood ratios; the FMR of "
+                               "a fused score assumes the comparisons are independent.")
+            names = actor.can(Permission.RECORDS_READ)
+            by_id = {g.id: g for g in galleries}
+            candidates = []
+            for c in decision.candidates:
+                ident = s.get(Identity, c.key)
+                if ident is None:
+                    continue
+                best = max((found[i][c.key] for i in usable if c.key in found[i]), key=lambda v: v[0])
+                sample_id = found[usable[0]][c.key][1] if c.key in found[usable[0]] else best[1]
+                candidates.append(replace(_candidate_view(c, ident, by_id[ident.gallery_id].name, sample_id, names),
+                                          comparisons=detail[c.key]))
+        lookup = LookupResult({}, ())
+        if candidates and actor.can(Permission.RECORDS_READ):
+            lookup = self.records.records_for(actor, [c.identity_id for c in candidates], federated=federated)
+            candidates = [replace(c, records=lookup.records_by_identity.get(c.identity_id, ())) for c in candidates]
+        kinds = {parts[i][0] for i in usable} or {parts[0][0]}
+        result = IdentifyResult(
+            search_id=str(uuid.uuid4()),
+            created_at=self._now(),
+            outcome=decision.outcome.value,
+            modality="+".join(sorted(kinds)),
+            galleries=tuple(gallery_ids),
+            gallery_size=n,
+            gallery_versions={g.id: g.version for g in galleries},
+            operating_point=OperatingPointView(point.threshold, point.threshold_fmr, point.fpir_target, n),
+            candidates=tuple(candidates),
+            reasons=tuple(reasons),
+            quality=_quality_view(face) if face is not None else _finger_quality_view(prints[0]),
+            model_id=cal.model_id,
+            calibration=_calibration_ref(cal),
+            purpose=ctx.purpose,
+            case_number=ctx.case_number,
+            training=actor.training_mode,
+            demo=self.settings.demo or any(g.kind == "demo" for g in galleries),
+            investigative=investigative,
+            federated=federated,
+            record_sources=lookup.statuses,
+            components=components,
+        )
+        self._record_search(actor, ctx, result, decoded, "identify", lookup)
+        return result
+
+    def _face_scores(self, s: Session, face: FaceTemplate, identity_ids: Sequence[str]) -> dict[str, tuple[float, str]]:
+        best: dict[str, tuple[float, str]] = {}
+        for row in s.query(Template).filter(Template.identity_id.in_(list(identity_ids)),
+                                            Template.model_id == face.model):
+            score = float(np.dot(repo.vector_from_bytes(row.vector), face.embedding))
+            if score > best.get(row.identity_id, (-2.0, ""))[0]:
+                best[row.identity_id] = (score, row.sample_id)
+        return best
 
     def _rate_check(self, actor: Actor) -> None:
         decision = self.rate_limiter.hit(actor.user_id, self._now())
@@ -810,7 +993,8 @@ class FieldID(AdminOps, SharingOps, AuthorizationOps, ReviewOps, RedressOps, Ret
         return "probe_no_candidate", now + timedelta(hours=self.settings.retention_probe_no_candidate_hours)
 
     def _record_search(
-        self, actor: Actor, ctx: SearchContext, result: IdentifyResult, decoded: DecodedImage, kind: str
+        self, actor: Actor, ctx: SearchContext, result: IdentifyResult, decoded: DecodedImage, kind: str,
+        lookup: LookupResult | None = None,
     ) -> None:
         shown = [
             {"identity_id": c.identity_id, "pseudonym": c.pseudonym, "rank": c.rank, "score": c.score,
@@ -855,6 +1039,11 @@ class FieldID(AdminOps, SharingOps, AuthorizationOps, ReviewOps, RedressOps, Ret
             self._audit(s, Event(EventType.SEARCH_IDENTIFY, actor.agency_id, actor.user_id, ctx.purpose,
                                  ctx.case_number, result.galleries[0] if len(result.galleries) == 1 else None,
                                  details))
+            access = None if lookup is None else record_access_event(
+                actor, lookup, search_id=result.search_id, purpose=ctx.purpose, case_number=ctx.case_number,
+                federated=result.federated)
+            if access is not None:  # which records were shown to whom, in the search's transaction
+                self._audit(s, access)
 
     def _record_verify(
         self, actor: Actor, ctx: SearchContext, result: VerifyResult, decoded: DecodedImage, gallery: Gallery
@@ -893,6 +1082,17 @@ class FieldID(AdminOps, SharingOps, AuthorizationOps, ReviewOps, RedressOps, Ret
                                  ctx.case_number, None,
                                  {"error": exc.code, "galleries": [g.id for g in galleries],
                                   "probe_sha256": hashlib.sha256(image).hexdigest(), "via": actor.via}))
+
+    # -- record sources ------------------------------------------------------------------------
+    def list_sources(self, actor: Actor) -> list[SourceView]:
+        """The connected record sources the actor's agency reaches, with what the actor may see."""
+        actor.require(Permission.GALLERY_READ)
+        return self.records.describe(actor)
+
+    def source_health(self, actor: Actor, name: str | None = None) -> list[SourceHealth]:
+        """Probe the record sources in reach (or the one named) now."""
+        actor.require(Permission.GALLERY_READ)
+        return self.records.health(actor, name)
 
     def get_search(self, actor: Actor, search_id: str) -> dict[str, object]:
         """The stored receipt of a search (own agency; auditors and the searcher)."""
@@ -939,6 +1139,38 @@ def _thumbnail(rgb: np.ndarray, template: FaceTemplate) -> bytes:
         crop = cv2.resize(crop, (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale))),
                           interpolation=cv2.INTER_AREA)
     return encode_jpeg(crop, 85)
+
+
+def part_quality(part: FaceTemplate | PreparedFinger) -> QualityReport:
+    return part.quality if isinstance(part, FaceTemplate) else part.template.quality
+
+
+def _finger_quality_view(prepared: PreparedFinger) -> QualityView:
+    q = prepared.template.quality
+    return QualityView(score=q.score, acceptable_for_search=q.acceptable,
+                       issues=tuple(QualityIssueView(i.code, i.message, i.blocking) for i in q.issues),
+                       measures={k: round(v, 4) for k, v in q.measures.items()})
+
+
+def _candidate_view(c: AssessedCandidate, ident: Identity, gallery_name: str, sample_id: str,
+                    names: bool) -> CandidateView:
+    return CandidateView(
+        rank=c.rank,
+        identity_id=ident.id,
+        pseudonym=ident.pseudonym,
+        display_name=ident.display_name if names else None,
+        gallery_id=ident.gallery_id,
+        gallery_name=gallery_name,
+        sample_id=sample_id,
+        score=round(c.score, 6),
+        fmr=c.fmr,
+        fmr_ci95=c.fmr_interval,
+        expected_false_candidates=c.expected_false_candidates,
+        expected_false_candidates_ci95_high=c.expected_false_candidates_high,
+        tier=c.tier.value,
+        strength=c.strength.value,
+        explanation=c.explanation,
+    )
 
 
 def _quality_json(template: FaceTemplate) -> dict[str, object]:

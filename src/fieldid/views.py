@@ -109,6 +109,34 @@ class CandidateView:
     strength: str  # strong | moderate | limited | weak
     explanation: str
     records: tuple[object, ...] = ()
+    comparisons: tuple[ComparisonView, ...] = ()  # per probe component, for multi-modal searches
+
+
+@dataclass(frozen=True)
+class ComparisonView:
+    """One probe component (the face, or one finger) against one candidate."""
+
+    component: int  # index into IdentifyResult.components
+    modality: str
+    finger_position: int | None
+    score: float | None  # None: the candidate has no template of this kind
+    fmr: float | None
+    llr: float  # evidence this comparison adds to the fused score (0 when absent)
+
+
+@dataclass(frozen=True)
+class ComponentView:
+    """One part of a probe: the face or one print, with its quality and whether it was searched."""
+
+    index: int
+    modality: str
+    finger_position: int | None
+    contactless: bool
+    quality_score: float
+    searched: bool
+    issues: tuple[str, ...]
+    model_id: str
+    calibration_version: str
 
 
 @dataclass(frozen=True)
@@ -150,6 +178,7 @@ class IdentifyResult:
     investigative: bool
     federated: bool = False
     record_sources: tuple[object, ...] = field(default_factory=tuple)
+    components: tuple[ComponentView, ...] = field(default_factory=tuple)
 
 
 @dataclass(frozen=True)

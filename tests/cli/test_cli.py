@@ -149,3 +149,51 @@ def test_calibrate_command(cli, tmp_path):
 
     cal = load_calibration(out)
     assert cal.model_id == "dlib-resnet-v1@1" and cal.genuine_pairs == 60 and cal.impostor_pairs == 375
+
+
+def _shared_fvc():
+    from tests.conftest import shared_data
+
+    return shared_data() / "fingerprints" / "fvc2000-b"
+
+
+def test_fingers_from_the_command_line(cli, people, tmp_path):
+    cli("enroll", str(people), "--gallery", "watchlist", "--legal-basis", "consent:test", "--workers", "1")
+    found = cli("identify", str(FIXTURES / "faces" / "person_a_2.jpg"), "--gallery", "watchlist",
+                "--purpose", "criminal_investigation", "--case", "C-1", "--json")
+    ident = IdentifyResponse.model_validate_json(found.stdout).candidates[0].identity_id
+    prints = FIXTURES / "fingers"
+    out = cli("add-fingers", ident, "--finger", str(prints / "fvc2000_db2_101_1.tif"), "--position", "2",
+              "--legal-basis", "consent:test").output
+    assert "1 print(s) enrolled" in out
+    fused = cli("identify", str(FIXTURES / "faces" / "person_a_2.jpg"), "--finger", str(prints / "fvc2000_db2_101_2.tif"),
+                "--position", "2", "--gallery", "watchlist", "--purpose", "criminal_investigation", "--case", "C-1",
+                "--json")
+    body = IdentifyResponse.model_validate_json(fused.stdout)
+    assert body.modality == "face+finger" and body.candidates[0].identity_id == ident
+    mismatch = cli("identify", "--finger", str(prints / "fvc2000_db2_101_2.tif"), "--position", "2", "--position", "3",
+                   "--gallery", "watchlist", ok=False)
+    assert mismatch.exit_code == 2
+    bad = cli("identify", "--finger", str(FIXTURES / "faces" / "person_a_2.jpg"), "--gallery", "watchlist",
+              "--purpose", "criminal_investigation", "--case", "C-1", ok=False)
+    assert bad.exit_code == 2 and "no_fingerprint" in bad.output
+
+
+def test_eval_fingers(cli, tmp_path):
+    fvc = _shared_fvc()
+    manifest = tmp_path / "fingers.csv"
+    rows = [f"{fvc / 'DB2_B' / f'{finger}_{i}.tif'},f{finger}" for finger in (101, 102, 103) for i in range(1, 5)]
+    manifest.write_text("path,label\n" + "\n".join(rows) + "\n")
+    out = cli("eval", "fingers", "--manifest", str(manifest), "--out", str(tmp_path / "ev"), "--workers", "1").output
+    assert "EER" in out and "rank-1" in out
+    results = json.loads((tmp_path / "ev" / "results.json").read_text())
+    assert results["images"] == 12 and results["rank1"] > 0.5
+    assert (tmp_path / "ev" / "det.png").stat().st_size > 1000
+
+
+def test_sources_commands(cli):
+    listed = cli("sources", "list").output
+    assert "No record source" in listed  # none configured outside demo mode
+    assert json.loads(cli("sources", "list", "--json").stdout) == []
+    missing = cli("sources", "health", "nope", ok=False)
+    assert missing.exit_code == 2 and "source_not_found" in missing.output

@@ -9,6 +9,7 @@ from fastapi import Depends, Request, UploadFile
 from fieldid.errors import ImageTooLarge, InvalidRequest, Unauthenticated
 from fieldid.governance.actor import Actor
 from fieldid.governance.roles import Permission
+from fieldid.fingers import FingerInput
 from fieldid.service import FieldID, ImageInput
 
 
@@ -55,4 +56,24 @@ def split_list(values: list[str] | None) -> list[str]:
         out.extend(x.strip() for x in v.split(",") if x.strip())
     if len(out) > 50:
         raise InvalidRequest("At most 50 galleries per search.")
+    return out
+
+
+def read_fingers(
+    uploads: list[UploadFile] | None, positions: list[str] | None, capture: str, ppi: int, limit: int
+) -> list[FingerInput]:
+    """Finger uploads with their ANSI/NIST positions (repeated or comma-separated; one per image,
+    or none for unknown fingers)."""
+    uploads = uploads or []
+    codes = split_list(positions)
+    if codes and len(codes) != len(uploads):
+        raise InvalidRequest("Give one finger position per finger image (or none).", field="finger_positions")
+    try:
+        numbers = [int(c) for c in codes] or [0] * len(uploads)
+    except ValueError:
+        raise InvalidRequest("Finger positions are numbers 0–10.", field="finger_positions") from None
+    out = []
+    for upload, position in zip(uploads, numbers, strict=True):
+        image = read_upload(upload, limit)
+        out.append(FingerInput(image.data, position, capture == "contactless", image.filename or "", ppi))
     return out

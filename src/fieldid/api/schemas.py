@@ -8,6 +8,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from fieldid.records.schemas import RecordOut, SourceHealthOut, SourceOut, SourceStatusOut
+
+__all__ = ["RecordOut", "SourceHealthOut", "SourceOut", "SourceStatusOut"]
+
 
 class Schema(BaseModel):
     model_config = ConfigDict(from_attributes=True)
@@ -144,7 +148,36 @@ class Candidate(Schema):
     tier: Literal["candidate", "investigative_lead"]
     strength: Literal["strong", "moderate", "limited", "weak"]
     explanation: str
-    records: list[dict[str, Any]] = []
+    comparisons: list[Comparison] = Field(
+        [], description="Multi-part searches (face and/or fingers): each part's comparison; the candidate's "
+        "score is then the sum of their log-likelihood ratios, its FMR that of the fused score.")
+    records: list[RecordOut] = Field([], description="Linked records from connected record systems, filtered "
+                                     "by role and agency; a record belongs to the candidate, not to the probe.")
+
+
+class Comparison(Schema):
+    """One part of the probe (the face, or one finger) against this candidate."""
+
+    component: int = Field(description="Index into the response's components.")
+    modality: Literal["face", "finger"]
+    finger_position: int | None
+    score: float | None = Field(description="Raw score of this comparison; null: no template of this kind.")
+    fmr: float | None
+    llr: float = Field(description="Log-likelihood ratio this comparison adds to the fused score.")
+
+
+class Component(Schema):
+    """One part of the probe, its quality, and whether it was searched."""
+
+    index: int
+    modality: Literal["face", "finger"]
+    finger_position: int | None = Field(description="ANSI/NIST position (1 right thumb … 10 left little, 0 unknown).")
+    contactless: bool
+    quality_score: float
+    searched: bool = Field(description="False: under the quality floor, left out of the search.")
+    issues: list[str]
+    model_id: str
+    calibration_version: str
 
 
 class OperatingPoint(Schema):
@@ -182,7 +215,10 @@ class IdentifyResponse(Schema):
     demo: bool
     investigative: bool
     federated: bool = Field(False, description="A federated query across every gallery in reach (elevated).")
-    record_sources: list[dict[str, Any]] = []
+    components: list[Component] = Field([], description="Parts of a face and/or finger probe (empty for a "
+                                        "face-only search).")
+    record_sources: list[SourceStatusOut] = Field(
+        [], description="How each record source in reach answered (missing records are never silent).")
 
 
 class VerifyResponse(Schema):

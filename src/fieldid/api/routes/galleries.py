@@ -7,7 +7,7 @@ from datetime import datetime
 from fastapi import APIRouter, Depends, File, Form, Query, Response, UploadFile
 
 from fieldid.api import schemas
-from fieldid.api.deps import get_service, read_upload, require
+from fieldid.api.deps import get_service, read_fingers, read_upload, require
 from fieldid.governance.actor import Actor
 from fieldid.governance.roles import Permission
 from fieldid.service import EnrollmentInfo, FieldID
@@ -51,7 +51,7 @@ def list_identities(gallery: str, offset: int = Query(0, ge=0), limit: int = Que
 @router.post("/galleries/{gallery}/identities", response_model=schemas.EnrollResponse, status_code=201)
 def enroll(
     gallery: str,
-    images: list[UploadFile] = File(..., description="One or more face images of the person."),
+    images: list[UploadFile] | None = File(None, description="Face images of the person."),
     legal_basis: str = Form(..., min_length=1, max_length=200,
                             description="Legal basis or consent reference for holding the images."),
     display_name: str = Form("", max_length=200),
@@ -59,13 +59,22 @@ def enroll(
     source: str = Form("", max_length=200),
     captured_at: datetime | None = Form(None),
     on_duplicate: str = Form("report", pattern="^(report|reject)$"),
+    fingers: list[UploadFile] | None = File(None, description="Fingerprint images: contact scans or contactless "
+                                             "phone photos (see finger_capture)."),
+    finger_positions: list[str] | None = Form(None, description="ANSI/NIST finger position per finger image "
+                                              "(1 right thumb … 10 left little, 0 unknown); repeat or comma-separate."),
+    finger_capture: str = Form("contact", pattern="^(contact|contactless)$",
+                               description="contact: scanner/ink prints; contactless: phone photos of fingers."),
+    finger_ppi: int = Form(500, ge=250, le=1500, description="Resolution of contact scans."),
     actor: Actor = Depends(require(Permission.ENROLL)),
     service: FieldID = Depends(get_service),
 ) -> object:
-    inputs = [read_upload(u, service.settings.max_image_bytes) for u in images]
+    limit = service.settings.max_image_bytes
+    inputs = [read_upload(u, limit) for u in images or []]
+    prints = read_fingers(fingers, finger_positions, finger_capture, finger_ppi, limit)
     info = EnrollmentInfo(display_name=display_name, subject_key=subject_key, source=source,
                           legal_basis=legal_basis, captured_at=_aware(captured_at))
-    return service.enroll(actor, gallery, inputs, info, on_duplicate=on_duplicate)
+    return service.enroll(actor, gallery, inputs, info, on_duplicate=on_duplicate, fingers=prints)
 
 
 @router.get("/identities/{identity_id}", response_model=schemas.Identity)
@@ -77,16 +86,25 @@ def get_identity(identity_id: str, actor: Actor = Depends(require(Permission.GAL
 @router.post("/identities/{identity_id}/samples", response_model=schemas.EnrollResponse, status_code=201)
 def add_samples(
     identity_id: str,
-    images: list[UploadFile] = File(...),
+    images: list[UploadFile] | None = File(None, description="Face images of the person."),
     legal_basis: str = Form(..., min_length=1, max_length=200),
     source: str = Form("", max_length=200),
     captured_at: datetime | None = Form(None),
+    fingers: list[UploadFile] | None = File(None, description="Fingerprint images: contact scans or contactless "
+                                             "phone photos (see finger_capture)."),
+    finger_positions: list[str] | None = Form(None, description="ANSI/NIST finger position per finger image "
+                                              "(1 right thumb … 10 left little, 0 unknown); repeat or comma-separate."),
+    finger_capture: str = Form("contact", pattern="^(contact|contactless)$",
+                               description="contact: scanner/ink prints; contactless: phone photos of fingers."),
+    finger_ppi: int = Form(500, ge=250, le=1500, description="Resolution of contact scans."),
     actor: Actor = Depends(require(Permission.ENROLL)),
     service: FieldID = Depends(get_service),
 ) -> object:
-    inputs = [read_upload(u, service.settings.max_image_bytes) for u in images]
+    limit = service.settings.max_image_bytes
+    inputs = [read_upload(u, limit) for u in images or []]
+    prints = read_fingers(fingers, finger_positions, finger_capture, finger_ppi, limit)
     info = EnrollmentInfo(source=source, legal_basis=legal_basis, captured_at=_aware(captured_at))
-    return service.add_samples(actor, identity_id, inputs, info)
+    return service.add_samples(actor, identity_id, inputs, info, fingers=prints)
 
 
 @router.delete("/identities/{identity_id}", status_code=204)

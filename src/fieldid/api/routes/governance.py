@@ -9,7 +9,7 @@ from datetime import datetime
 from fastapi import APIRouter, Depends, File, Form, Query, Response, UploadFile
 
 from fieldid.api import schemas
-from fieldid.api.deps import current_actor, get_service, read_upload, require
+from fieldid.api.deps import current_actor, get_service, read_fingers, read_upload, require
 from fieldid.governance.actor import Actor
 from fieldid.governance.roles import Permission
 from fieldid.service import FieldID, SearchContext
@@ -19,19 +19,25 @@ router = APIRouter(prefix="/v1", tags=["accountability"])
 
 @router.post("/identify/federated", response_model=schemas.IdentifyResponse)
 def identify_federated(
-    image: UploadFile = File(...),
+    image: UploadFile | None = File(None, description="Face photo (and/or fingers below)."),
     purpose: str = Form("", max_length=64),
     case_number: str = Form("", max_length=120),
     legal_basis: str = Form("", max_length=200),
     authorization_ref: str | None = Form(None, max_length=200),
     justification: str = Form("", max_length=4000, description="Why every gallery in reach must be searched."),
     top_k: int | None = Form(None, ge=1, le=50),
+    fingers: list[UploadFile] | None = File(None, description="Fingerprint images."),
+    finger_positions: list[str] | None = Form(None, description="ANSI/NIST position per finger image."),
+    finger_capture: str = Form("contact", pattern="^(contact|contactless)$"),
+    finger_ppi: int = Form(500, ge=250, le=1500),
     actor: Actor = Depends(require(Permission.SEARCH_FEDERATED)),
     service: FieldID = Depends(get_service),
 ) -> object:
-    probe = read_upload(image, service.settings.max_image_bytes)
+    limit = service.settings.max_image_bytes
+    probe = read_upload(image, limit).data if image is not None else None
+    prints = read_fingers(fingers, finger_positions, finger_capture, finger_ppi, limit)
     ctx = SearchContext(purpose, case_number, legal_basis, authorization_ref, justification)
-    return service.identify_federated(actor, probe.data, ctx, top_k=top_k)
+    return service.identify_federated(actor, probe, ctx, top_k=top_k, fingers=prints)
 
 
 @router.get("/sharing", response_model=list[schemas.Sharing])
