@@ -15,6 +15,20 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from fieldid.imaging import ImageLimits
 
 
+def default_shared_data() -> Path:
+    """The research data sets: $FIELDID_SHARED_DATA, else ``../shared/data`` beside the working
+    directory or beside the source checkout, else /work/shared/data."""
+    import os
+
+    checkout = Path(__file__).resolve().parents[2]
+    candidates = [os.environ.get("FIELDID_SHARED_DATA"), Path.cwd().parent / "shared" / "data",
+                  checkout.parent / "shared" / "data", "/work/shared/data"]
+    for c in candidates:
+        if c and Path(c).is_dir():
+            return Path(c)
+    return Path("../shared/data")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FIELDID_", env_file=None, extra="ignore")
 
@@ -186,7 +200,7 @@ class Settings(BaseSettings):
         300, ge=1, description="How many dev-set identities `fieldid demo` enrols (with pseudonyms)."
     )
     demo_data_dir: Path = Field(
-        Path("../shared/data/faces/lfw-deepfunneled-dev"),
+        default_factory=lambda: default_shared_data() / "faces" / "lfw-deepfunneled-dev",
         description="Face data set the demo gallery is enrolled from (manifest.csv with path,label).",
     )
     purpose_codes: list[str] = Field(
