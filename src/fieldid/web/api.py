@@ -231,7 +231,7 @@ def activity(since: datetime | None = None, until: datetime | None = None,
     searches are left out."""
     from fieldid.storage.tables import Review, Search, User
 
-    until = _aware(until) or service.clock.now()
+    until = _aware(until) or service.clock.now() + timedelta(seconds=1)  # up to and including now
     since = _aware(since) or until - timedelta(days=30)
     if until <= since:
         raise InvalidRequest("The period must end after it starts.")
@@ -300,7 +300,7 @@ def review_queue(limit: int = Query(50, ge=1, le=200), actor: Actor = Depends(re
             out.append({"search_id": search_id, "created_at": search.created_at, "purpose": search.purpose,
                         "case_number": search.case_number, "gallery_size": search.gallery_size,
                         "decisions_recorded": len(pair), "candidate": candidate,
-                        "operating_point": search.result.get("operating_point", {})})
+                        "operating_point": {k: search.result.get(k) for k in ("threshold", "fpir_target")}})
             if len(out) >= limit:
                 break
     return out

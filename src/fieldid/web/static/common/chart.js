@@ -30,7 +30,7 @@ export function stackedBars(rows, series, { width = 640, title = "" } = {}) {
         stroke: "#000", "stroke-width": 1 });
       rect.append(s("title", {}, `${se.label}: ${v}`));
       svg.append(rect);
-      if (w > 22) svg.append(s("text", { x: x + w / 2, y: y + 22, "text-anchor": "middle", fill: "#fff",
+      if (w > 22) svg.append(s("text", { x: x + w / 2, y: y + 22, "text-anchor": "middle", class: "in",
         "font-weight": "700" }, String(v)));
       x += w;
     });
