@@ -285,6 +285,11 @@ class Settings(BaseSettings):
         ge=0,
         description="Seconds a failing record source is skipped before one trial call is let through.",
     )
+    cors_origins: list[str] = Field(
+        default_factory=list,
+        description="Other web origins allowed to call the API from a browser (CORS). Empty (the "
+        "default): none; the web app is served from the API's own origin. Never '*' in production.",
+    )
     host: str = Field("127.0.0.1", description="Address the server listens on.")
     port: int = Field(8000, ge=1, le=65535, description="Port the server listens on.")
     max_request_bytes: int = Field(
@@ -295,6 +300,10 @@ class Settings(BaseSettings):
     def _check_models(self) -> Settings:
         if self.face_embedder == "onnx" and self.onnx_model_path is None:
             raise ValueError("face_embedder='onnx' needs onnx_model_path")
+        if self.environment == "production" and "*" in self.cors_origins:
+            raise ValueError("cors_origins='*' is refused in production: name the origins")
+        if self.environment == "production" and self.demo:
+            raise ValueError("demo mode is refused in production")
         return self
 
     @property

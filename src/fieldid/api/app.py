@@ -76,6 +76,41 @@ class BodyLimit:
                 scope, receive, send)
 
 
+class SecurityHeaders:
+    """Headers on every API response: never cached (results and records concern people), never
+    framed or sniffed, no referrer. Static web assets add their own CSP (fieldid.web)."""
+
+    HEADERS = (
+        (b"x-content-type-options", b"nosniff"),
+        (b"x-frame-options", b"DENY"),
+        (b"referrer-policy", b"no-referrer"),
+        (b"cross-origin-opener-policy", b"same-origin"),
+    )
+
+    def __init__(self, app: ASGIApp, hsts: bool) -> None:
+        self.app, self.hsts = app, hsts
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        api = scope.get("path", "").startswith("/v1/")
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {k.lower() for k, _ in headers}
+                headers += [(k, v) for k, v in self.HEADERS if k not in present]
+                if api:
+                    headers.append((b"cache-control", b"no-store"))
+                if self.hsts:
+                    headers.append((b"strict-transport-security", b"max-age=31536000; includeSubDomains"))
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
 async def _retention_loop(service: FieldID, settings: Settings) -> None:
     from fieldid.governance.admin import SYSTEM
 
@@ -147,4 +182,11 @@ def create_app(settings: Settings, service: FieldID | None = None) -> FastAPI:
     app.include_router(records.router)
     web.install(app)
     app.add_middleware(BodyLimit, limit=settings.max_request_bytes)
+    if settings.cors_origins:  # off by default: the web app is served from the API's own origin
+        from starlette.middleware.cors import CORSMiddleware
+
+        app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins), allow_credentials=False,
+                           allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+                           allow_headers=["Authorization", "Content-Type"], max_age=600)
+    app.add_middleware(SecurityHeaders, hsts=settings.environment == "production")
     return app
