@@ -21,7 +21,9 @@ from sqlalchemy import select
 from fieldid.config import Settings
 from fieldid.records import seed_demo_links
 from fieldid.storage.tables import Identity
+from fieldid.core.finger.synth import render_contactless
 from fieldid.errors import FieldIDError
+from fieldid.fingers import FingerInput
 from fieldid.service import EnrollmentInfo, FieldID, ImageInput
 from fieldid.storage.faiss_index import FaissIndex
 from fieldid.storage.sql import SqlStore
@@ -67,6 +69,7 @@ class WebServer:
     keys: dict[str, str]
     probe: Path          # a photo of an enrolled person not used at enrolment
     training_probe: Path
+    finger_photo: Path   # a contactless phone photo (rendered) of the enrolled right index finger
 
 
 def _free_port() -> int:
@@ -116,6 +119,8 @@ def web_server(tmp_path_factory, face_models):
             continue  # under the quality floor: take the next person
         enrolled.append((label, files))
     t_label, t_files = enrolled[4]
+    scan = (FIXTURES / "fingers" / "fvc2000_db2_101_1.tif").read_bytes()  # right index, contact scan
+    service.enroll(agency.admin, "watchlist", [], info("finger-101"), fingers=[FingerInput(scan, 2, filename="101_1")])
     with service.store.write() as s:  # synthetic DEMO records for the pseudonymous demo keys
         seed_demo_links(s, s.execute(select(Identity)).scalars().all(), now=service.clock.now())
 
@@ -133,8 +138,12 @@ def web_server(tmp_path_factory, face_models):
     shutil.copyfile(FIXTURES / "faces" / "person_a_2.jpg", probe)
     training_probe = tmp / "training-probe.jpg"
     shutil.copyfile(t_files[1], training_probe)
+    finger_photo = tmp / "finger-photo.png"
+    gray = cv2.imread(str(FIXTURES / "fingers" / "fvc2000_db2_101_2.tif"), cv2.IMREAD_GRAYSCALE)
+    rgb, _ = render_contactless(gray, np.random.default_rng(11))
+    cv2.imwrite(str(finger_photo), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
     try:
-        yield WebServer(f"http://127.0.0.1:{port}", service, agency.keys, probe, training_probe)
+        yield WebServer(f"http://127.0.0.1:{port}", service, agency.keys, probe, training_probe, finger_photo)
     finally:
         server.should_exit = True
         thread.join(timeout=10)

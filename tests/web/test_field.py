@@ -73,7 +73,7 @@ def test_capture_search_shows_candidate_cards_with_fmr(phone, web_server):
     card = phone.locator("article.candidate").first
     expect(card).to_be_visible()
     expect(card.locator(".fmr")).to_contain_text("1 in ")
-    expect(card.locator(".efc")).to_contain_text("at this gallery size (7)")
+    expect(card.locator(".efc")).to_contain_text("at this gallery size (8)")
     expect(card.locator("img.thumb")).to_have_attribute("src", re.compile("^blob:"))
     expect(phone.locator("#screen-results")).to_contain_text("Threshold")
     expect(phone.locator("#record-sources")).to_be_visible()
@@ -143,3 +143,23 @@ def test_two_person_confirmation(browser, phone, web_server):
     # The first officer's card follows the state: confirmed by two reviewers.
     expect(state).to_have_attribute("data-state", "confirmed", timeout=15_000)
     expect(card.get_by_role("button", name="Confirm")).to_be_disabled()
+
+
+def test_finger_mode_searches_contactless_finger_photos(phone, web_server):
+    sign_in(phone, web_server.keys["officer"])
+    fill_purpose(phone, "CASE-FINGER-4")
+    phone.check("#mode-finger")
+    expect(phone.locator("#finger-guide")).to_be_visible()
+    expect(phone.locator("#finger-controls")).to_be_visible()
+    phone.select_option("#finger-position", "2")
+    phone.set_input_files("#upload", str(web_server.finger_photo))
+    item = phone.locator("#finger-list li.finger")
+    expect(item).to_have_count(1)
+    expect(item).to_contain_text("right index")
+    expect(item).to_contain_text("quality", timeout=30_000)  # server-side finger quality
+    screenshot(phone, "field-finger-capture")
+    phone.click("#search")
+    expect(phone.locator("#screen-results")).to_be_visible(timeout=60_000)
+    expect(phone.locator("#components")).to_contain_text("Finger: right index")
+    assert "match" not in phone.locator("body").inner_text().lower()
+    screenshot(phone, "field-finger-results")

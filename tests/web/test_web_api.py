@@ -9,7 +9,8 @@ import cv2
 import numpy as np
 
 from tests.api.conftest import auth
-from tests.conftest import face
+from fieldid.core.finger.synth import render_contactless
+from tests.conftest import FIXTURES, face
 
 PURPOSE = {"purpose": "criminal_investigation", "case_number": "CASE-W1", "legal_basis": "t"}
 
@@ -47,6 +48,19 @@ def test_config_and_frame_quality_without_searching(api, keys):
     # Nothing was searched or audited.
     events = api.get("/v1/audit/events", headers=auth(a["auditor"]), params={"event_type": "search.identify"}).json()
     assert events["total"] == 0
+
+    # Fingers: the prints found in a contactless photo and their quality; no print in a blank frame.
+    gray = cv2.imread(str(FIXTURES / "fingers" / "fvc2000_db2_101_2.tif"), cv2.IMREAD_GRAYSCALE)
+    rgb, _ = render_contactless(gray, np.random.default_rng(11))
+    photo = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))[1].tobytes()
+    fq = api.post("/v1/web/finger-quality", headers=auth(a["officer"]), files={"image": ("f.png", photo)},
+                  data={"capture": "contactless"}).json()
+    assert fq["found"] and len(fq["prints"]) == 1 and fq["prints"][0]["score"] > 0
+    fq = api.post("/v1/web/finger-quality", headers=auth(a["officer"]), files={"image": ("b.jpg", blank.tobytes())},
+                  data={"capture": "contact"}).json()
+    assert fq["found"] is False and fq["prints"] == [] and fq["advice"]
+    assert api.post("/v1/web/finger-quality", headers=auth(a["auditor"]),
+                    files={"image": ("f.png", photo)}).status_code == 403
 
     # Accuracy: the calibration in force and the thresholds of the galleries in reach.
     b = keys["b"]

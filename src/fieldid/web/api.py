@@ -11,7 +11,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from fastapi import APIRouter, Depends, File, Query, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
 from pydantic import BaseModel
 from sqlalchemy import select
 
@@ -167,6 +167,45 @@ def frame_quality(image: UploadFile = File(..., description="A camera frame or t
     return {"face_found": True, "acceptable_for_search": q.acceptable, "score": q.score, "issues": issues,
             "face_box": tuple(template.detection.box.as_list()), "other_faces": len(template.other_faces),
             "width": width, "height": height, "advice": advice}
+
+
+class FingerPrintQuality(BaseModel):
+    score: float
+    acceptable_for_search: bool
+    issues: list[FrameIssue]
+
+
+class FingerQuality(BaseModel):
+    found: bool
+    prints: list[FingerPrintQuality]
+    advice: str
+
+
+@router.post("/finger-quality", response_model=FingerQuality)
+def finger_quality(image: UploadFile = File(..., description="A finger photo (contactless) or a contact scan."),
+                   capture: str = Form("contactless", pattern="^(contact|contactless)$"),
+                   ppi: int = Form(500, ge=250, le=1500),
+                   actor: Actor = Depends(require(Permission.SEARCH)),
+                   service: FieldID = Depends(get_service)) -> dict[str, Any]:
+    """Capture guidance for fingers: the prints found in one photo and their quality. Measured and
+    discarded: nothing is searched, stored or audited."""
+    from fieldid.fingers import FingerInput, prepare_fingers
+
+    probe = read_upload(image, service.settings.max_image_bytes)
+    try:
+        prints = prepare_fingers(FingerInput(probe.data, 0, capture == "contactless", probe.filename or "", ppi),
+                                 service.settings)
+    except FieldIDError as exc:
+        if exc.code != "no_fingerprint":
+            raise
+        return {"found": False, "prints": [], "advice": exc.message}
+    out = [{"score": p.template.quality.score, "acceptable_for_search": p.template.quality.acceptable,
+            "issues": [{"code": i.code, "message": i.message, "blocking": i.blocking}
+                       for i in p.template.quality.issues]} for p in prints]
+    good = sum(p["acceptable_for_search"] for p in out)
+    advice = (f"{good} of {len(out)} print(s) usable." if good else
+              "No usable print: fill the outline with the fingertip, in even light, and hold still.")
+    return {"found": True, "prints": out, "advice": advice}
 
 
 _ADVICE = {"face_too_small": "Too far: step closer so the face fills the guide", "face_small": "Step a little closer",

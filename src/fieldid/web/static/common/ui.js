@@ -30,7 +30,7 @@ function append(el, children) {
 export const $ = (sel, root = document) => root.querySelector(sel);
 export const $$ = (sel, root = document) => [...root.querySelectorAll(sel)];
 
-export function show(el, on = true) { el.hidden = !on; }
+export function show(el, on = true) { el.toggleAttribute("hidden", !on); }  // works for SVG too
 
 /** A false-match rate as words and number: "1 in 1.2 million (8.1e-7)". */
 export function fmtFmr(fmr) {

@@ -8,7 +8,10 @@ const FRAME_WIDTH = 480;              // live quality frames are downscaled to t
 const LIVE_EVERY_MS = 1800;
 
 const state = { me: null, config: null, health: null, galleries: [], stream: null, still: null, stillQuality: null,
-  liveTimer: null, liveBusy: false, result: null };
+  liveTimer: null, liveBusy: false, result: null, mode: "face", fingers: [] };
+
+const FINGER_NAMES = ["unknown finger", "right thumb", "right index", "right middle", "right ring", "right little",
+  "left thumb", "left index", "left middle", "left ring", "left little"];
 
 const OUTCOME_TEXT = {
   candidates: ["Candidates to review", "Possible candidates above the threshold. This is not an identification: check every candidate against documents before acting."],
@@ -40,6 +43,10 @@ async function start() {
   $("#retake").addEventListener("click", retake);
   $("#upload").addEventListener("change", onUpload);
   $("#search").addEventListener("click", runSearch);
+  $$("input[name=mode]").forEach(r => r.addEventListener("change", () => setMode(r.value)));
+  $("#finger-capture").addEventListener("change", () => {
+    if (state.fingers.length) { state.fingers = []; renderFingers(); toast("Finger list cleared: one capture kind per search."); }
+  });
   $("#new-search").addEventListener("click", () => showCapture());
   $("#tab-search").addEventListener("click", () => (shift() ? showCapture() : showPurpose()));
   $("#tab-queue").addEventListener("click", showQueue);
@@ -180,7 +187,7 @@ async function startCamera() {
   const video = $("#video");
   video.srcObject = state.stream;
   await video.play().catch(() => {});
-  q.textContent = "Camera on: checking the framing…";
+  if (state.mode === "finger") fingerPrompt(); else q.textContent = "Camera on: checking the framing…";
   $("#shutter").disabled = false;
   clearInterval(state.liveTimer);
   state.liveTimer = setInterval(liveCheck, LIVE_EVERY_MS);
@@ -222,7 +229,7 @@ function describe(q) {
 
 async function liveCheck() {
   const video = $("#video");
-  if (state.liveBusy || state.still || !state.stream || video.readyState < 2 || !video.videoWidth) return;
+  if (state.mode !== "face" || state.liveBusy || state.still || !state.stream || video.readyState < 2 || !video.videoWidth) return;
   state.liveBusy = true;
   try {
     const q = await checkQuality(await frameBlob(video, FRAME_WIDTH, 0.8));
@@ -252,6 +259,7 @@ async function takePhoto() {
   const video = $("#video");
   if (!video.videoWidth) return;
   const blob = await frameBlob(video, 1600, 0.92);
+  if (state.mode === "finger") return addFinger(blob);
   stopCamera();
   await useStill(blob);
 }
@@ -260,6 +268,7 @@ async function onUpload(ev) {
   const file = ev.target.files && ev.target.files[0];
   ev.target.value = "";
   if (!file) return;
+  if (state.mode === "finger") return addFinger(file);
   stopCamera();
   await useStill(file);
 }
@@ -307,19 +316,71 @@ function retake() {
   $("#shutter").disabled = true; $("#search").disabled = true;
   drawBox(null, 1);
   setQuality("none", "Starting camera…");
+  if (state.mode === "finger") { fingerPrompt(); $("#search").disabled = !state.fingers.length; }
   startCamera();
+}
+
+// -- finger capture (contactless photos, or contact scans uploaded) ---------------------------------------
+function setMode(mode) {
+  state.mode = mode;
+  const finger = mode === "finger";
+  show($("#finger-controls"), finger); show($("#finger-list"), finger);
+  show($("#finger-guide"), finger); show($("#face-guide"), !finger);
+  $("#shutter").textContent = finger ? "Add finger photo" : "Take photo";
+  $("#upload-label").textContent = finger ? "Upload finger image" : "Upload photo";
+  state.fingers = []; renderFingers();
+  retake();
+}
+
+function fingerPrompt() {
+  setQuality("none", "Place one fingertip in the outline, pad towards the camera, 10–15 cm away. Each photo is checked.");
+}
+
+function addFinger(blob) {
+  const item = { blob, position: Number($("#finger-position").value), capture: $("#finger-capture").value, quality: null,
+    url: URL.createObjectURL(blob) };
+  state.fingers.push(item);
+  renderFingers();
+  $("#search").disabled = false;
+  setQuality("none", `Checking the ${FINGER_NAMES[item.position]}…`);
+  const form = new FormData();
+  form.append("image", blob, "finger.jpg");
+  form.append("capture", item.capture);
+  api("/v1/web/finger-quality", { method: "POST", form }).then(q => {
+    item.quality = q; renderFingers();
+    setQuality(q.found && q.prints.some(p => p.acceptable_for_search) ? "good" : "poor",
+      `${FINGER_NAMES[item.position]}: ${q.found ? q.advice : "no print found — " + q.advice}`);
+  }).catch(e => { item.quality = { error: e.message }; renderFingers(); setQuality("poor", e.message); });
+}
+
+function renderFingers() {
+  const list = $("#finger-list");
+  list.replaceChildren(...state.fingers.map((f, i) => {
+    let status = "checking…";
+    if (f.quality && f.quality.error) status = f.quality.error;
+    else if (f.quality && !f.quality.found) status = "no print found: retake";
+    else if (f.quality) status = f.quality.prints.map(p => `quality ${Math.round(p.score)}/100${p.acceptable_for_search ? "" : " (under floor)"}`).join("; ");
+    return h("li.finger", { dataset: { position: f.position } }, h("img", { src: f.url, alt: FINGER_NAMES[f.position] }),
+      h("span.what", h("strong", FINGER_NAMES[f.position]), ` · ${f.capture} · `, status),
+      h("button.small", { type: "button", onclick: () => { state.fingers.splice(i, 1); renderFingers();
+        $("#search").disabled = !state.fingers.length; } }, "Remove"));
+  }));
 }
 
 // -- search and results ------------------------------------------------------------------------------
 async function runSearch() {
   const s = shift();
   if (!s) return showPurpose();
-  if (!state.still) return;
+  if (state.mode === "finger" ? !state.fingers.length : !state.still) return;
   const btn = $("#search");
   btn.disabled = true; btn.textContent = "Searching…";
   $("#capture-error").replaceChildren();
   const form = new FormData();
-  form.append("image", state.still, "probe.jpg");
+  if (state.mode === "finger") {
+    state.fingers.forEach((f, i) => form.append("fingers", f.blob, `finger-${i}.jpg`));
+    form.append("finger_positions", state.fingers.map(f => f.position).join(","));
+    form.append("finger_capture", state.fingers[0].capture);
+  } else form.append("image", state.still, "probe.jpg");
   form.append("galleries", s.galleries.join(","));
   form.append("purpose", s.purpose);
   form.append("case_number", s.case_number);
@@ -327,11 +388,12 @@ async function runSearch() {
   if (s.authorization_ref) form.append("authorization_ref", s.authorization_ref);
   try {
     state.result = await api("/v1/identify", { method: "POST", form });
+    state.fingers = []; renderFingers();
     renderResult(state.result);
     screen("results");
   } catch (e) {
     $("#capture-error").append(errorBox(e));
-  } finally { btn.textContent = "Search"; btn.disabled = !state.still; }
+  } finally { btn.textContent = "Search"; btn.disabled = state.mode === "finger" ? !state.fingers.length : !state.still; }
 }
 
 function renderResult(r) {
@@ -355,6 +417,13 @@ function renderResult(r) {
     const other = r.reasons.filter(x => !x.startsWith("Training"));
     if (other.length) parts.push(h("div.notice", {}, h("h3", "Why"), h("ul", {}, other.map(x => h("li", x)))));
     if (training.length) parts.push(h("div.notice", { id: "practice-feedback" }, h("h3", "Practice feedback"), h("ul", {}, training.map(x => h("li", x)))));
+  }
+  if (r.components && r.components.length) {
+    parts.push(h("div.notice", {}, h("h3", "What was searched"), h("ul.components", { id: "components" }, r.components.map(c => h("li", {},
+      h("strong", c.modality === "face" ? "Face" : `Finger: ${FINGER_NAMES[c.finger_position || 0]}${c.contactless ? " (photo)" : " (scan)"}`),
+      ` · quality ${Math.round(c.quality_score)}/100 · `,
+      h(c.searched ? "span.ok" : "span.bad", c.searched ? "searched" : "under the quality floor, not searched"),
+      c.issues && c.issues.length ? h("div.hint", c.issues.join(", ").replaceAll("_", " ")) : null)))));
   }
   if (r.record_sources && r.record_sources.length) {
     parts.push(h("div.notice", {}, h("h3", "Record systems"),
@@ -384,6 +453,9 @@ function candidateCard(searchId, c, gallerySize) {
         `${fmtNum(c.expected_false_candidates, 3)} at this gallery size (${(gallerySize || 0).toLocaleString("en")})` +
         (c.expected_false_candidates_ci95_high !== undefined ? `, up to ${fmtNum(c.expected_false_candidates_ci95_high, 3)} (95%)` : "")),
       h("dt", "Score"), h("dd", `${fmtNum(c.score, 4)} (raw; read the FMR)`)),
+    c.comparisons && c.comparisons.length ? h("ul.components", {}, c.comparisons.map(x => h("li", {},
+      `${x.modality === "face" ? "Face" : `Finger (${FINGER_NAMES[x.finger_position || 0]})`}: `,
+      x.score === null ? "no enrolled template of this kind" : `score ${fmtNum(x.score, 3)}, FMR ${fmtFmr(x.fmr)}`))) : null,
     c.explanation ? h("p.hint", c.explanation) : null,
     recordsList(c.records || []),
     status,
