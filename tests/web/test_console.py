@@ -86,4 +86,5 @@ def test_console_transparency_activity_and_accuracy(desk, web_server):
     expect(desk.locator("#calibration")).to_contain_text("dlib")
     expect(desk.locator("#thresholds tbody tr")).to_have_count(2)
     expect(desk.locator("#accuracy svg polyline")).to_have_count(1)
+    expect(desk.locator("#evaluation")).to_contain_text("fieldid eval faces")
     screenshot(desk, "console-accuracy")

@@ -5,6 +5,8 @@ They use the API fixtures, so the routes are recorded for tests/api/test_zz_cove
 
 from __future__ import annotations
 
+import json
+
 import cv2
 import numpy as np
 
@@ -26,7 +28,7 @@ def _setup(api, a):
     return ident, search
 
 
-def test_config_and_frame_quality_without_searching(api, keys):
+def test_config_and_frame_quality_without_searching(api, keys, service):
     assert api.get("/v1/web/config").status_code == 401
     body = api.get("/v1/web/config", headers=auth(keys["a"]["trainee"])).json()
     assert "criminal_investigation" in body["purpose_codes"] and body["training_mode"] is True
@@ -71,7 +73,19 @@ def test_config_and_frame_quality_without_searching(api, keys):
     assert fmrs == sorted(fmrs, reverse=True)
     (g,) = body["galleries"]
     assert g["name"] == "wl" and g["gallery_size"] == 1 and 0 < g["threshold_fmr"] <= g["target_fpir"]
+    assert body["evaluation"] is None
     assert api.get("/v1/web/accuracy", headers=auth(b["officer"])).json()["galleries"] == []  # tenancy
+    # The latest `fieldid eval faces` results under <data_dir>/eval/ are published with it.
+    out = service.settings.data_dir / "eval" / "2026-03-01"
+    out.mkdir(parents=True)
+    (out / "results.json").write_text(json.dumps({
+        "model_id": "m", "threshold": 0.9, "fpir_target": 0.01, "calibration": [{"x": 1}],
+        "groups": [{"group": "g1", "fmr": 0.001, "fnmr": 0.05}, {"group": "g2", "fmr": 0.002, "fnmr": 0.04}]}))
+    (service.settings.data_dir / "eval" / "broken").mkdir()
+    (service.settings.data_dir / "eval" / "broken" / "results.json").write_text("{not json")
+    ev = api.get("/v1/web/accuracy", headers=auth(a["auditor"])).json()["evaluation"]
+    assert ev["source"].endswith("2026-03-01/results.json") and ev["summary"]["threshold"] == 0.9
+    assert [g["group"] for g in ev["groups"]] == ["g1", "g2"] and "calibration" not in ev["summary"]
 
 
 def test_review_queue_misidentifications_and_activity(api, keys):

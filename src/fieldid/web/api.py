@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from fieldid.api.deps import current_actor, get_service, read_upload, require
@@ -74,6 +75,14 @@ class GalleryOperatingPoint(BaseModel):
     fnmr_at_threshold: float
 
 
+class Evaluation(BaseModel):
+    source: str = Field(description="The results.json read, relative to the data directory.")
+    modified: datetime
+    summary: dict[str, Any] = Field(description="The evaluation's single-valued results (rates, sizes, versions).")
+    groups: list[dict[str, Any]] = Field([], description="FMR and FNMR per group at the evaluated threshold.")
+    gallery_size_curve: list[dict[str, Any]] = []
+
+
 class Accuracy(BaseModel):
     model_id: str
     calibration_version: str
@@ -85,6 +94,8 @@ class Accuracy(BaseModel):
     notes: dict[str, Any]
     curve: list[CurvePoint]
     galleries: list[GalleryOperatingPoint]
+    evaluation: Evaluation | None = Field(
+        None, description="The latest `fieldid eval faces` results written under <data_dir>/eval/ (None: none yet).")
 
 
 class MisidentificationOut(BaseModel):
@@ -233,7 +244,28 @@ def accuracy(actor: Actor = Depends(require(Permission.GALLERY_READ)),
     return {"model_id": cal.model_id, "calibration_version": cal.version, "dataset": cal.dataset,
             "created": cal.created, "impostor_pairs": cal.impostor_pairs, "genuine_pairs": cal.genuine_pairs,
             "min_measurable_fmr": cal.min_measurable_fmr, "notes": dict(cal.notes), "curve": curve,
-            "galleries": points}
+            "galleries": points, "evaluation": latest_evaluation(service.settings.data_dir)}
+
+
+def latest_evaluation(data_dir: Path) -> dict[str, Any] | None:
+    """The newest ``results.json`` under ``<data_dir>/eval/`` (``fieldid eval faces --out …``)."""
+    import json
+
+    root = Path(data_dir) / "eval"
+    found = sorted(root.glob("*/results.json"), key=lambda p: p.stat().st_mtime) if root.is_dir() else []
+    for path in reversed(found):
+        try:
+            results = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue  # a half-written or foreign file: try the one before
+        if not isinstance(results, dict):
+            continue
+        return {"source": str(path.relative_to(data_dir)),
+                "modified": datetime.fromtimestamp(path.stat().st_mtime, UTC),
+                "summary": {k: v for k, v in results.items() if isinstance(v, (str, int, float, bool)) or v is None},
+                "groups": [r for r in results.get("groups") or [] if isinstance(r, dict)],
+                "gallery_size_curve": [r for r in results.get("gallery_size_curve") or [] if isinstance(r, dict)]}
+    return None
 
 
 def _agency_scope(actor: Actor) -> str | None:

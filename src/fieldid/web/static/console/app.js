@@ -282,8 +282,25 @@ async function loadAccuracy() {
         h("tbody", {}, a.galleries.map(g => h("tr", {}, h("td", g.name + (g.shared ? " (shared)" : "")), h("td", g.kind),
           h("td", g.gallery_size.toLocaleString("en")), h("td", `${fmtNum(g.target_fpir * 100, 3)}%`), h("td", fmtNum(g.threshold, 4)),
           h("td", fmtFmr(g.threshold_fmr)), h("td", `${fmtNum(g.fnmr_at_threshold * 100, 2)}%`))))),
-      h("p.hint", "Per-group error tables come from the latest evaluation report (fieldid eval); they are not yet published to this page."));
+      evaluationView(a.evaluation));
   } catch (e) { root.replaceChildren(errorBox(e)); }
+}
+
+function evaluationView(ev) {
+  if (!ev) return h("div.notice", { id: "evaluation" }, h("h2", "Latest evaluation"),
+    h("p", "No evaluation report on this server yet. Run ", h("code", "fieldid eval faces --manifest … --groups … --out <data dir>/eval/<date>"),
+      " to publish per-group error rates and the gallery-size curve here."));
+  const table = (rows, id) => {
+    const cols = Object.keys(rows[0]);
+    return h("table", { id }, h("thead", {}, h("tr", {}, cols.map(c => h("th", c.replaceAll("_", " "))))),
+      h("tbody", {}, rows.map(r => h("tr", {}, cols.map(c => h("td", typeof r[c] === "number" ? fmtNum(r[c], 4) : String(r[c] ?? "—")))))));
+  };
+  const summary = Object.entries(ev.summary);
+  return h("div", { id: "evaluation" }, h("h2", "Latest evaluation"),
+    h("p.hint", `${ev.source}, written ${fmtDate(ev.modified)}`),
+    summary.length ? h("dl.facts", {}, summary.map(([k, v]) => [h("dt", k.replaceAll("_", " ")), h("dd", typeof v === "number" ? fmtNum(v, 4) : String(v))])) : null,
+    ev.groups.length ? [h("h3", "Error rates per group (at the evaluated threshold)"), table(ev.groups, "groups")] : h("p.hint", "No per-group table in this evaluation (run it with --groups)."),
+    ev.gallery_size_curve.length ? [h("h3", "As the gallery grows"), table(ev.gallery_size_curve, "gallery-size")] : null);
 }
 
 start();
