@@ -82,6 +82,9 @@ def test_sharing_authorization_federated_training_retention(api, keys, service):
     r = api.post("/v1/authorizations", headers=auth(a["supervisor"]),
                  json={"reference": "WARRANT-1", "expires_at": "2099-01-01T00:00:00Z", "case_number": "CASE-9"})
     assert r.status_code == 201 and r.json()["reference"] == "WARRANT-1"
+    again = api.post("/v1/authorizations", headers=auth(a["supervisor"]),  # found by schemathesis: was a 500
+                     json={"reference": "WARRANT-1", "expires_at": "2099-01-01T00:00:00Z"})
+    assert again.status_code == 409 and again.json()["error"]["code"] == "conflict"
 
     r = api.put("/v1/me/training-mode", headers=auth(a["officer"]), json={"on": True})
     assert r.status_code == 200 and r.json()["training_mode"] is True

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from fieldid.errors import AuthorizationRequired, InvalidRequest, RateLimited
+from fieldid.errors import AuthorizationRequired, Conflict, InvalidRequest, RateLimited
 from fieldid.governance.actor import Actor
 from fieldid.governance.audit import Event, EventType
 from fieldid.governance.roles import Permission
@@ -51,6 +51,12 @@ class AuthorizationOps:
         if not reference.strip() or expires_at <= now:
             raise InvalidRequest("An authorisation needs a reference and a future expiry.")
         with self.store.write() as s:
+            taken = s.execute(select(Authorization.id).where(
+                Authorization.agency_id == actor.agency_id,
+                Authorization.reference == reference.strip()[:200])).first()
+            if taken is not None:
+                raise Conflict(f"Authorisation {reference.strip()!r} is already on record; a reference names "
+                               "one authorisation.", field="reference")
             row = Authorization(id=str(uuid.uuid4()), agency_id=actor.agency_id, reference=reference.strip()[:200],
                                 case_number=(case_number or None), expires_at=expires_at, issued_by=actor.user_id,
                                 created_at=now)
