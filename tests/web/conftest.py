@@ -15,18 +15,17 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-
 from sqlalchemy import select
 
 from fieldid.config import Settings
-from fieldid.records import seed_demo_links
-from fieldid.storage.tables import Identity
 from fieldid.core.finger.synth import render_contactless
 from fieldid.errors import FieldIDError
 from fieldid.fingers import FingerInput
+from fieldid.records import seed_demo_links
 from fieldid.service import EnrollmentInfo, FieldID, ImageInput
 from fieldid.storage.faiss_index import FaissIndex
 from fieldid.storage.sql import SqlStore
+from fieldid.storage.tables import Identity
 from tests.api.conftest import EXERCISED, api, keys  # noqa: F401 - API fixtures for the /v1/web route tests
 from tests.conftest import FIXTURES, LFW, make_agency
 
@@ -46,13 +45,17 @@ def pytest_collection_modifyitems(session, config, items):
 
 
 # -- the fake camera ---------------------------------------------------------------------------------
-def write_y4m(path: Path, image: np.ndarray, *, width: int = 640, height: int = 480, frames: int = 10) -> Path:
+def write_y4m(
+    path: Path, image: np.ndarray, *, width: int = 640, height: int = 480, frames: int = 10
+) -> Path:
     """A short y4m (I420) clip showing ``image`` (BGR) centred on a grey background."""
     canvas = np.full((height, width, 3), 90, np.uint8)
     scale = min(height * 0.95 / image.shape[0], width * 0.95 / image.shape[1])
-    img = cv2.resize(image, (int(image.shape[1] * scale), int(image.shape[0] * scale)), interpolation=cv2.INTER_CUBIC)
+    img = cv2.resize(
+        image, (int(image.shape[1] * scale), int(image.shape[0] * scale)), interpolation=cv2.INTER_CUBIC
+    )
     y0, x0 = (height - img.shape[0]) // 2, (width - img.shape[1]) // 2
-    canvas[y0:y0 + img.shape[0], x0:x0 + img.shape[1]] = img
+    canvas[y0 : y0 + img.shape[0], x0 : x0 + img.shape[1]] = img
     yuv = cv2.cvtColor(canvas, cv2.COLOR_BGR2YUV_I420).tobytes()
     with open(path, "wb") as f:
         f.write(f"YUV4MPEG2 W{width} H{height} F10:1 Ip A1:1 C420jpeg\n".encode())
@@ -67,9 +70,9 @@ class WebServer:
     url: str
     service: FieldID
     keys: dict[str, str]
-    probe: Path          # a photo of an enrolled person not used at enrolment
+    probe: Path  # a photo of an enrolled person not used at enrolment
     training_probe: Path
-    finger_photo: Path   # a contactless phone photo (rendered) of the enrolled right index finger
+    finger_photo: Path  # a contactless phone photo (rendered) of the enrolled right index finger
 
 
 def _free_port() -> int:
@@ -98,35 +101,56 @@ def web_server(tmp_path_factory, face_models):
 
     tmp = tmp_path_factory.mktemp("web")
     settings = Settings(data_dir=tmp / "data", environment="test", demo=True, duplicate_check=False)
-    service = FieldID(settings, SqlStore(settings.resolved_database_url), FaissIndex(settings.index_dir),
-                      face_models=face_models)
+    service = FieldID(
+        settings,
+        SqlStore(settings.resolved_database_url),
+        FaissIndex(settings.index_dir),
+        face_models=face_models,
+    )
     agency = make_agency(service, "web-pd", keys=True)
     service.create_gallery(agency.admin, "watchlist", kind="demo", description="DEMO watch list")
     service.create_gallery(agency.admin, "training-sandbox", kind="training", description="Training sandbox")
-    info = lambda label: EnrollmentInfo(display_name=pseudonymous_name(label),  # noqa: E731
-                                        subject_key=pseudonymous_key(label), source="test", legal_basis="DEMO test")
+
+    def info(label: str) -> EnrollmentInfo:
+        return EnrollmentInfo(
+            display_name=pseudonymous_name(label),
+            subject_key=pseudonymous_key(label),
+            source="test",
+            legal_basis="DEMO test",
+        )
+
     for name in ("person_a_1.jpg", "person_b_1.jpg", "person_c_1.jpg"):
-        service.enroll(agency.admin, "watchlist", [ImageInput((FIXTURES / "faces" / name).read_bytes(), name)],
-                       info(name[:-6]))
+        service.enroll(
+            agency.admin,
+            "watchlist",
+            [ImageInput((FIXTURES / "faces" / name).read_bytes(), name)],
+            info(name[:-6]),
+        )
     enrolled: list[tuple[str, list[Path]]] = []
     for label, files in _lfw_people(12):
         if len(enrolled) >= 5:
             break
         gallery = "training-sandbox" if len(enrolled) == 4 else "watchlist"
         try:
-            service.enroll(agency.admin, gallery, [ImageInput(files[0].read_bytes(), files[0].name)], info(label))
+            service.enroll(
+                agency.admin, gallery, [ImageInput(files[0].read_bytes(), files[0].name)], info(label)
+            )
         except FieldIDError:
             continue  # under the quality floor: take the next person
         enrolled.append((label, files))
     t_label, t_files = enrolled[4]
     scan = (FIXTURES / "fingers" / "fvc2000_db2_101_1.tif").read_bytes()  # right index, contact scan
-    service.enroll(agency.admin, "watchlist", [], info("finger-101"), fingers=[FingerInput(scan, 2, filename="101_1")])
+    service.enroll(
+        agency.admin, "watchlist", [], info("finger-101"), fingers=[FingerInput(scan, 2, filename="101_1")]
+    )
     with service.store.write() as s:  # synthetic DEMO records for the pseudonymous demo keys
         seed_demo_links(s, s.execute(select(Identity)).scalars().all(), now=service.clock.now())
 
     app = create_app(settings, service=service)
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
@@ -162,13 +186,23 @@ def browser(camera_video):
     from playwright.sync_api import sync_playwright
 
     if not Path(CHROMIUM).exists():
-        pytest.fail(f"Chromium not found at {CHROMIUM}: apt-get install chromium (or set FIELDID_CHROMIUM).",
-                    pytrace=False)
+        pytest.fail(
+            f"Chromium not found at {CHROMIUM}: apt-get install chromium (or set FIELDID_CHROMIUM).",
+            pytrace=False,
+        )
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-            f"--use-file-for-fake-video-capture={camera_video}", "--no-sandbox", "--disable-gpu",
-            "--disable-dev-shm-usage"])
+        b = p.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--use-fake-ui-for-media-stream",
+                "--use-fake-device-for-media-stream",
+                f"--use-file-for-fake-video-capture={camera_video}",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-dev-shm-usage",
+            ],
+        )
         try:
             yield b
         finally:
@@ -178,8 +212,9 @@ def browser(camera_video):
 @pytest.fixture
 def phone(browser, web_server):
     """A fresh phone-sized page (own session storage) with camera permission."""
-    ctx = browser.new_context(viewport=PHONE, device_scale_factor=1, is_mobile=True, has_touch=True,
-                              base_url=web_server.url)
+    ctx = browser.new_context(
+        viewport=PHONE, device_scale_factor=1, is_mobile=True, has_touch=True, base_url=web_server.url
+    )
     ctx.grant_permissions(["camera"], origin=web_server.url)
     page = ctx.new_page()
     page.set_default_timeout(20_000)

@@ -38,6 +38,7 @@ def test_console_audit_search_and_chain(desk, web_server):
     rows = desk.locator("#audit-table tbody tr")
     expect(rows).to_have_count(1)
     expect(rows.first).to_contain_text("CASE-AUDIT-9")
+    expect(rows.first).to_contain_text("web-pd-officer (officer)")
     rows.first.click()
     expect(desk.locator("#event-detail")).to_contain_text("search.identify")
     expect(desk.locator("#event-detail pre")).to_contain_text("threshold")
@@ -54,8 +55,13 @@ def test_console_challenge_resolution_feeds_the_register(desk, web_server):
     svc = web_server.service
     search_id = officer_search(web_server, "CASE-REDRESS-3")
     officer = svc.actor_for("web-pd-officer")
-    svc.file_challenge(officer, search_id, on_behalf_of="advocate", contact="advocate@example.org",
-                       grounds="The person was abroad on that date (passport stamps).")
+    svc.file_challenge(
+        officer,
+        search_id,
+        on_behalf_of="advocate",
+        contact="advocate@example.org",
+        grounds="The person was abroad on that date (passport stamps).",
+    )
     console_sign_in(desk, web_server.keys["auditor"])
     desk.click("#tabs button[data-tab=challenges]")
     card = desk.locator("article.challenge").filter(has_text=search_id)
@@ -66,7 +72,7 @@ def test_console_challenge_resolution_feeds_the_register(desk, web_server):
     card.locator("select[name=identity_id]").select_option(index=1)
     card.locator("textarea[name=reasons]").fill("Passport stamps show the person was abroad.")
     card.get_by_role("button", name="Record resolution").click()
-    done = desk.locator(f"article.challenge[data-status=upheld]").filter(has_text=search_id)
+    done = desk.locator("article.challenge[data-status=upheld]").filter(has_text=search_id)
     expect(done).to_be_visible()
     desk.click("#tabs button[data-tab=register]")
     expect(desk.locator("#register-table")).to_contain_text("CASE-REDRESS-3")

@@ -18,9 +18,11 @@ from starlette.types import Message, Receive, Scope, Send
 STATIC = Path(__file__).parent / "static"
 
 #: Pages load only this server's own scripts, styles and images; camera frames stay in blob: URLs.
-CSP = ("default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob: mediastream:; "
-       "connect-src 'self'; style-src 'self'; script-src 'self'; worker-src 'self'; "
-       "manifest-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
+CSP = (
+    "default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob: mediastream:; "
+    "connect-src 'self'; style-src 'self'; script-src 'self'; worker-src 'self'; "
+    "manifest-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+)
 
 
 class SecureStatic(StaticFiles):
@@ -32,8 +34,12 @@ class SecureStatic(StaticFiles):
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
-                headers += [(b"content-security-policy", CSP.encode()), (b"x-content-type-options", b"nosniff"),
-                            (b"referrer-policy", b"no-referrer"), (b"permissions-policy", b"camera=(self)")]
+                headers += [
+                    (b"content-security-policy", CSP.encode()),
+                    (b"x-content-type-options", b"nosniff"),
+                    (b"referrer-policy", b"no-referrer"),
+                    (b"permissions-policy", b"camera=(self)"),
+                ]
                 if path.endswith((".html", "/", "sw.js", ".webmanifest")):
                     headers.append((b"cache-control", b"no-cache"))
                 message["headers"] = headers

@@ -10,7 +10,9 @@ const EVENT_TYPES = ["search.identify", "search.verify", "search.refused", "iden
   "retention.purge", "alert.query_volume"];
 const TABS = { audit: "audit.read", challenges: "challenge.resolve", register: "report.read", activity: "report.read",
   transparency: "report.read", accuracy: "gallery.read" };
-const state = { me: null, health: null, events: [] };
+const state = { me: null, health: null, events: [], users: {} };
+
+function who(id) { const u = state.users[id]; return u ? `${u.username} (${u.role.replace("_", " ")})` : id; }
 
 function can(p) { return state.me && state.me.permissions.includes(p); }
 
@@ -62,7 +64,10 @@ async function onSignIn(ev) {
   afterSignIn();
 }
 
-function afterSignIn() {
+async function afterSignIn() {
+  if (can("audit.read")) {
+    try { for (const u of await api("/v1/web/users")) state.users[u.id] = u; } catch (e) { /* ids stay ids */ }
+  }
   const wanted = location.hash.slice(1);
   const first = Object.keys(TABS).find(t => can(TABS[t]));
   if (!first) { screen("signin"); $("#signin-error").replaceChildren(errorBox({ message: "Your role has no oversight view." })); return; }
@@ -76,7 +81,13 @@ function open(tab) {
 }
 
 // -- audit -----------------------------------------------------------------------------------------------
-function openAudit() { loadChain(); searchAudit(); }
+async function openAudit() {
+  loadChain();
+  if (!Object.keys(state.users).length) {
+    try { for (const u of await api("/v1/web/users")) state.users[u.id] = u; } catch (e) { /* ids stay ids */ }
+  }
+  searchAudit();
+}
 
 async function loadChain() {
   const el = $("#chain");
@@ -84,10 +95,10 @@ async function loadChain() {
     const c = await api("/v1/audit/chain");
     el.className = `chain ${c.intact ? "intact" : "broken"}`;
     el.dataset.intact = String(c.intact);
-    el.replaceChildren(c.intact
-      ? `Hash chain intact: ${c.events.toLocaleString("en")} events verified, head #${c.head_seq} ${c.head_hash.slice(0, 16)}…`
-      : `Hash chain BROKEN: ${c.breaks.length} problem(s) in ${c.events} events.`,
-      c.intact ? null : h("ul", {}, c.breaks.map(b => h("li", `#${b.seq} ${b.problem}: ${b.detail}`))));
+    el.replaceChildren(...(c.intact
+      ? [`Hash chain intact: ${c.events.toLocaleString("en")} events verified, head #${c.head_seq} ${c.head_hash.slice(0, 16)}…`]
+      : [`Hash chain BROKEN: ${c.breaks.length} problem(s) in ${c.events} events.`,
+         h("ul", {}, c.breaks.map(b => h("li", `#${b.seq} ${b.problem}: ${b.detail}`)))]));
   } catch (e) { el.className = "chain"; el.replaceChildren(errorBox(e)); }
 }
 
@@ -111,7 +122,7 @@ async function searchAudit() {
       h("thead", {}, h("tr", {}, ["#", "Time", "Event", "User", "Agency", "Purpose", "Case"].map(t => h("th", t)))),
       h("tbody", {}, page.events.map((e, i) => h("tr.clickable", { dataset: { seq: e.seq }, tabindex: 0,
         onclick: () => showEvent(i), onkeydown: (ev) => { if (ev.key === "Enter") showEvent(i); } },
-        h("td", e.seq), h("td", fmtDate(e.ts)), h("td", e.event_type), h("td", e.actor_id), h("td", e.agency_id),
+        h("td", e.seq), h("td", fmtDate(e.ts)), h("td", e.event_type), h("td", who(e.actor_id)), h("td", e.agency_id),
         h("td", e.purpose || ""), h("td", e.case_number || ""))))));
   } catch (e) { root.replaceChildren(errorBox(e)); }
 }
@@ -123,7 +134,7 @@ function showEvent(i) {
   $("#audit-detail").replaceChildren(h("div.notice", { id: "event-detail" },
     h("h2", `Event #${e.seq}: ${e.event_type}`),
     h("dl.facts", {}, h("dt", "Id"), h("dd", e.id), h("dt", "Time"), h("dd", fmtDate(e.ts)),
-      h("dt", "User"), h("dd", e.actor_id), h("dt", "Agency"), h("dd", e.agency_id),
+      h("dt", "User"), h("dd", `${who(e.actor_id)} · ${e.actor_id}`), h("dt", "Agency"), h("dd", e.agency_id),
       h("dt", "Purpose"), h("dd", e.purpose || "—"), h("dt", "Case"), h("dd", e.case_number || "—"),
       h("dt", "Gallery"), h("dd", e.gallery_id || "—"),
       h("dt", "Previous hash"), h("dd", h("code", e.prev_hash)), h("dt", "Hash"), h("dd", h("code", e.hash))),
@@ -154,9 +165,9 @@ function challengeCard(c) {
   const card = h("article.card.challenge", { dataset: { id: c.id, status: c.status } },
     h("h3", `Challenge ${c.id.slice(0, 8)} — ${c.status}`),
     h("dl.facts", {}, h("dt", "Search receipt"), h("dd", h("code", c.search_id)),
-      h("dt", "Filed"), h("dd", `${fmtDate(c.created_at)} by ${c.filed_by}, on behalf of the ${c.on_behalf_of}`),
+      h("dt", "Filed"), h("dd", `${fmtDate(c.created_at)} by ${who(c.filed_by)}, on behalf of the ${c.on_behalf_of}`),
       h("dt", "Contact"), h("dd", c.contact), h("dt", "Grounds"), h("dd", c.grounds),
-      c.resolution ? [h("dt", "Resolution"), h("dd", `${c.resolution} (${c.resolved_by}, ${fmtDate(c.resolved_at)})`)] : null));
+      c.resolution ? [h("dt", "Resolution"), h("dd", `${c.resolution} (${who(c.resolved_by)}, ${fmtDate(c.resolved_at)})`)] : null));
   if (c.status === "open") card.append(resolveForm(c, card));
   return card;
 }

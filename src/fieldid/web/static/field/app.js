@@ -407,7 +407,7 @@ function renderResult(r) {
     h("dl.facts", {},
       h("dt", "Receipt"), h("dd", { id: "search-id" }, r.search_id),
       h("dt", "Case"), h("dd", `${r.case_number} (${r.purpose.replaceAll("_", " ")})`),
-      h("dt", "Gallery size"), h("dd", `${r.gallery_size.toLocaleString("en")} people`),
+      h("dt", "Gallery size"), h("dd", `${r.gallery_size.toLocaleString("en")} ${r.gallery_size === 1 ? "person" : "people"}`),
       h("dt", "Threshold"), h("dd", `score ≥ ${fmtNum(op.threshold, 4)} (FMR ${fmtFmr(op.threshold_fmr)} per comparison)`),
       h("dt", "Target FPIR"), h("dd", `${fmtNum(op.fpir_target * 100, 2)}% of searches of someone not enrolled show any candidate`),
       h("dt", "Photo quality"), h("dd", `${Math.round(r.quality.score)}/100`),
@@ -441,7 +441,9 @@ function candidateCard(searchId, c, gallerySize) {
   const lead = c.tier === "investigative_lead";
   const band = lead ? h("span.band.lead", "Investigative lead")
     : c.strength ? h(`span.band.${c.strength}`, `${STRENGTH_TEXT[c.strength] || c.strength} evidence`) : null;
-  const status = h("div.review-state.pending", { dataset: { role: "review-state" } }, "Two-person confirmation: no decision yet (0 of 2).");
+  const reviewer = state.me.permissions.includes("review");
+  const status = h("div.review-state.pending", { dataset: { role: "review-state" }, hidden: !reviewer },
+    "Two-person confirmation: no decision yet (0 of 2).");
   const card = h("article.card.candidate", { dataset: { identity: c.identity_id } },
     h("div.head", {}, img, h("div", {},
       h("h3", `#${c.rank} · ${c.display_name || c.pseudonym}`),
