@@ -44,6 +44,11 @@ def test_sign_in_rejects_a_bad_key_and_shows_the_demo_banner(phone, web_server):
     phone.click("#signin-button")
     expect(phone.locator("#screen-purpose")).to_be_visible()
     expect(phone.locator("#who")).to_contain_text("web-pd-officer")
+    # An installable PWA: manifest linked, service worker controlling /field/.
+    scope = phone.evaluate("navigator.serviceWorker.ready.then(r => r.scope)")
+    assert scope.endswith("/field/")
+    manifest = phone.evaluate("document.querySelector('link[rel=manifest]').href")
+    assert manifest.endswith("/field/manifest.webmanifest")
 
 
 def test_purpose_form_is_required_before_capture(phone, web_server):
@@ -143,6 +148,14 @@ def test_two_person_confirmation(browser, phone, web_server):
     # The first officer's card follows the state: confirmed by two reviewers.
     expect(state).to_have_attribute("data-state", "confirmed", timeout=15_000)
     expect(card.get_by_role("button", name="Confirm")).to_be_disabled()
+    # Documentary evidence that contradicts the candidate blocks it, whatever the confirmations.
+    card.get_by_role("button", name="Evidence").click()
+    card.get_by_label("Evidence kind").select_option("identity_document")
+    card.get_by_label("Evidence description").fill("Passport in another name, checked at the scene")
+    card.get_by_text("Contradicts this candidate").click()
+    card.get_by_role("button", name="Record evidence").click()
+    expect(state).to_have_attribute("data-state", "blocked")
+    expect(state).to_contain_text("Blocked by documentary evidence")
 
 
 def test_finger_mode_searches_contactless_finger_photos(phone, web_server):

@@ -479,13 +479,14 @@ function reviewButtons(searchId, c, statusEl) {
   const evidence = evidenceForm(searchId, c, statusEl);
   const decide = (decision) => async (ev) => {
     const buttons = ev.target.closest(".review-actions");
-    $$("button", buttons).forEach(b => { b.disabled = true; });
+    const decisionButtons = $$("button.confirm, button.reject", buttons);
+    decisionButtons.forEach(b => { b.disabled = true; });
     try {
       const st = await api(`/v1/searches/${searchId}/reviews`, { method: "POST", json: { identity_id: c.identity_id, decision } });
       renderReview(statusEl, st);
       watchReview(searchId, c.identity_id, statusEl);
     } catch (e) {
-      toast(e.message); $$("button", buttons).forEach(b => { b.disabled = false; });
+      toast(e.message); decisionButtons.forEach(b => { b.disabled = false; });
       if (e.code === "conflict") refreshReview(searchId, c.identity_id, statusEl);
     }
   };
