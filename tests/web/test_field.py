@@ -72,6 +72,7 @@ def test_capture_search_shows_candidate_cards_with_fmr(phone, web_server):
     sign_in(phone, web_server.keys["officer"])
     fill_purpose(phone)
     expect(phone.locator("#quality")).to_contain_text("Quality", timeout=30_000)
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 360
     screenshot(phone, "field-capture")
     capture_and_search(phone)
     expect(phone.locator("#outcome")).to_have_attribute("data-outcome", "candidates")
@@ -84,6 +85,7 @@ def test_capture_search_shows_candidate_cards_with_fmr(phone, web_server):
     expect(phone.locator("#record-sources")).to_be_visible()
     body = phone.locator("body").inner_text().lower()
     assert "match" not in body  # never a bare verdict
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 360  # no sideways scrolling on a phone
     phone.wait_for_timeout(300)  # thumbnails decoded
     screenshot(phone, "field-results")
 
