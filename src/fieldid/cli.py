@@ -31,6 +31,7 @@ audit_app = typer.Typer(no_args_is_help=True, help="The tamper-evident audit log
 retention_app = typer.Typer(no_args_is_help=True, help="Retention: purge what has outlived its time.")
 report_app = typer.Typer(no_args_is_help=True, help="Reports.")
 sources_app = typer.Typer(no_args_is_help=True, help="Connected record systems.")
+keys_app = typer.Typer(no_args_is_help=True, help="Data keys: encryption at rest of biometric data.")
 app.add_typer(admin_app, name="admin")
 app.add_typer(gallery_app, name="gallery")
 app.add_typer(eval_app, name="eval")
@@ -39,6 +40,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(retention_app, name="retention")
 app.add_typer(report_app, name="report")
 app.add_typer(sources_app, name="sources")
+app.add_typer(keys_app, name="keys")
 
 console = Console()
 err = Console(stderr=True)
@@ -619,16 +621,125 @@ def _utc(value: datetime | None) -> datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
+@keys_app.command("status")
+def keys_status() -> None:
+    """Which key encrypts how many stored values ("plain": written before encryption was on)."""
+    from fieldid.storage.factory import open_store
+    from fieldid.storage.rekey import raw_key_usage
+
+    try:
+        store = open_store(state.settings)
+    except FieldIDError as exc:
+        fail(exc)
+        return
+    try:
+        if store.keyring is None:
+            console.print("encryption at rest is [red]off[/] (encrypt_at_rest = false)")
+            return
+        usage = raw_key_usage(store, store.keyring)
+        table = Table("key id", "role", "stored values")
+        ids = [k.id.hex() for k in store.keyring.keys]
+        for kid in [*ids, *sorted(set(usage) - set(ids))]:
+            role = "current" if kid == ids[0] else ("older" if kid in ids else "[red]unknown[/]" if kid != "plain"
+                                                    else "[yellow]not encrypted[/]")
+            table.add_row(kid, role, f"{usage.get(kid, 0):,}")
+        console.print(table)
+    finally:
+        store.dispose()
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    drop_old: Annotated[bool, typer.Option(help="After re-encrypting, remove the older keys from the keyring.")] = False,
+) -> None:
+    """Add a new current data key and re-encrypt every stored value with it (with progress)."""
+    from rich.progress import Progress
+
+    from fieldid.storage.crypto import DataKey, Keyring
+    from fieldid.storage.factory import open_store
+    from fieldid.storage.rekey import raw_key_usage, reencrypt
+
+    settings = state.settings
+    if settings.data_keys:
+        err.print("[red]the keyring comes from FIELDID_DATA_KEYS: rotate it in your secret store "
+                  "(put the new key first), then run `fieldid keys rotate` without --drop-old[/]")
+        raise typer.Exit(2)
+    try:
+        store = open_store(settings)
+    except FieldIDError as exc:
+        fail(exc)
+        return
+    try:
+        if store.keyring is None:
+            err.print("[red]encryption at rest is off[/]")
+            raise typer.Exit(2)
+        ring = Keyring([DataKey.generate(), *store.keyring.keys])
+        ring.save(settings.resolved_data_keys_file)  # saved first: a crash midway leaves every key readable
+        store.dispose()
+        store = open_store(settings)
+        with Progress(console=console) as progress:
+            task = progress.add_task("Re-encrypting", total=None)
+            n = reencrypt(store, lambda done, total: progress.update(task, completed=done, total=total))
+        usage = raw_key_usage(store, store.keyring)
+        stale = {k: v for k, v in usage.items() if k != ring.current_id.hex()}
+        console.print(f"re-encrypted {n:,} rows with key {ring.current_id.hex()}")
+        if drop_old:
+            if stale:
+                err.print(f"[red]not dropping older keys: values still under {stale}[/]")
+                raise typer.Exit(1)
+            Keyring([ring.keys[0]]).save(settings.resolved_data_keys_file)
+            console.print("older keys removed from the keyring")
+    except FieldIDError as exc:
+        fail(exc)
+    finally:
+        store.dispose()
+
+
+@app.command("backup")
+def backup_cmd(out: Annotated[Path, typer.Argument(help="Archive to write (.tar).")]) -> None:
+    """Back up the database and the vector index (SQLite + FAISS) into one verified archive.
+    The data keyring is not included: keep it in your secret store."""
+    from fieldid.backup import backup
+
+    try:
+        manifest = backup(state.settings, out)
+    except FieldIDError as exc:
+        fail(exc)
+        return
+    console.print(f"backed up {manifest['identities']:,} identities, {manifest['templates']:,} templates, "
+                  f"{manifest['audit_events']:,} audit events (chain head {manifest['audit_head_hash'][:12]}) "
+                  f"to {out}")
+
+
+@app.command("restore")
+def restore_cmd(
+    archive: Annotated[Path, typer.Argument(help="Archive written by `fieldid backup`.")],
+    force: Annotated[bool, typer.Option(help="Replace an existing database.")] = False,
+) -> None:
+    """Restore a backup into the data directory, verify checksums, reconcile the index and the
+    audit chain."""
+    from fieldid.backup import restore
+
+    try:
+        m = restore(state.settings, archive, force=force)
+    except FieldIDError as exc:
+        fail(exc)
+        return
+    r = m["restored"]
+    console.print(f"restored {r['identities']:,} identities, {r['templates']:,} templates; audit chain intact "
+                  f"({r['audit_events']:,} events, head {r['audit_head_hash'][:12]}); "
+                  f"{m['index_repairs']} index repairs")
+
+
 @app.command()
 def doctor(repair: Annotated[bool, typer.Option(help="Fix what is found.")] = True) -> None:
     """Check index ↔ database consistency (orphan vectors, missing vectors) and the audit chain."""
     from fieldid.governance.audit import verify_chain
     from fieldid.service import FieldID
-    from fieldid.storage.factory import make_index
-    from fieldid.storage.sql import SqlStore
+    from fieldid.storage.factory import make_index, open_store
 
     try:
-        service = FieldID(state.settings, SqlStore(state.settings.resolved_database_url), make_index(state.settings))
+        service = FieldID(state.settings, open_store(state.settings), make_index(state.settings))
     except FieldIDError as exc:
         fail(exc)
         return

@@ -285,6 +285,22 @@ class Settings(BaseSettings):
         ge=0,
         description="Seconds a failing record source is skipped before one trial call is let through.",
     )
+    encrypt_at_rest: bool = Field(
+        True,
+        description="Encrypt enrolment thumbnails, probe images and templates in the database with "
+        "AES-256-GCM (keys: data_keys / data_keys_file; rotate with `fieldid keys rotate`).",
+    )
+    data_keys: str | None = Field(
+        None,
+        description="The data keyring as JSON (as written by `fieldid keys init`), e.g. from a secret "
+        "store; takes precedence over data_keys_file. Never logged.",
+        repr=False,
+    )
+    data_keys_file: Path | None = Field(
+        None,
+        description="File of the data keyring (mode 0600). Default: <data_dir>/keys/data-keys.json, "
+        "created on first start in development and test; production refuses to start without one.",
+    )
     cors_origins: list[str] = Field(
         default_factory=list,
         description="Other web origins allowed to call the API from a browser (CORS). Empty (the "
@@ -311,6 +327,10 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'fieldid.db').resolve()}"
+
+    @property
+    def resolved_data_keys_file(self) -> Path:
+        return self.data_keys_file or self.data_dir / "keys" / "data-keys.json"
 
     @property
     def index_dir(self) -> Path:

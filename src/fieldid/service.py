@@ -151,9 +151,9 @@ class FieldID(AdminOps, SharingOps, AuthorizationOps, ReviewOps, RedressOps, Ret
 
     @classmethod
     def open(cls, settings: Settings, *, clock: Clock | None = None, reconcile: bool = True) -> FieldID:
-        from fieldid.storage.factory import make_index
+        from fieldid.storage.factory import make_index, open_store
 
-        store = SqlStore(settings.resolved_database_url)
+        store = open_store(settings)
         index = make_index(settings)
         service = cls(settings, store, index, clock=clock)
         if reconcile:

@@ -4,6 +4,18 @@ from __future__ import annotations
 
 from fieldid.config import Settings
 from fieldid.storage.base import VectorIndex
+from fieldid.storage.sql import SqlStore
+
+
+def open_store(settings: Settings, *, migrate: bool = True) -> SqlStore:
+    """The relational store of the settings, with its data keyring when encryption at rest is on."""
+    from fieldid.storage.crypto import load_keyring
+
+    keyring = None
+    if settings.encrypt_at_rest:
+        keyring = load_keyring(settings.resolved_data_keys_file, env=settings.data_keys,
+                               create=settings.environment != "production")
+    return SqlStore(settings.resolved_database_url, migrate=migrate, keyring=keyring)
 
 
 def make_index(settings: Settings) -> VectorIndex:

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
 from fieldid.errors import StorageError
+from fieldid.storage.crypto import Keyring, attach
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -70,15 +71,18 @@ def alembic_config(engine: Engine) -> Config:
 class SqlStore:
     """Engine + session factory + schema migrations. Writers are serialised per process."""
 
-    def __init__(self, url: str, *, migrate: bool = True) -> None:
+    def __init__(self, url: str, *, migrate: bool = True, keyring: Keyring | None = None) -> None:
         self.url = url
+        self.keyring = keyring
         self.engine = make_engine(url)
+        attach(self.engine, keyring)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         in_memory_sqlite = self.engine.dialect.name == "sqlite" and (self.engine.url.database or "") in ("", ":memory:")
         if self.engine.dialect.name == "sqlite" and not in_memory_sqlite:
             self._write_engine = make_engine(url, immediate=True)
         else:
             self._write_engine = self.engine
+        attach(self._write_engine, keyring)
         self._write_sessions = sessionmaker(self._write_engine, expire_on_commit=False)
         #: SQLite has one writer; serialising writers here avoids "database is locked".
         self.write_lock = threading.RLock()

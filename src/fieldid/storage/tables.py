@@ -18,7 +18,6 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
-    LargeBinary,
     MetaData,
     String,
     Text,
@@ -26,6 +25,8 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from fieldid.storage.crypto import EncryptedBytes
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -130,7 +131,7 @@ class Sample(Base):
     image_sha256: Mapped[str] = mapped_column(String(64))
     image_format: Mapped[str] = mapped_column(String(8))
     #: Reduced copy of the enrolment image for reviewers' candidate cards (JPEG).
-    thumbnail: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    thumbnail: Mapped[bytes | None] = mapped_column(EncryptedBytes, nullable=True)
     quality_score: Mapped[float] = mapped_column(Float)
     quality: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -150,9 +151,9 @@ class Template(Base):
     modality: Mapped[str] = mapped_column(String(16))
     model_id: Mapped[str] = mapped_column(String(120))
     #: Search vector (float32 little-endian): face embedding or fingerprint search key.
-    vector: Mapped[bytes] = mapped_column(LargeBinary)
+    vector: Mapped[bytes] = mapped_column(EncryptedBytes)
     #: Full template for exact matching (fingerprints: ISO/IEC 19794-2 record); None for faces.
-    data: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    data: Mapped[bytes | None] = mapped_column(EncryptedBytes, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
@@ -183,7 +184,7 @@ class ProbeImage(Base):
     __tablename__ = "probe_images"
     search_id: Mapped[str] = mapped_column(ForeignKey("searches.id", ondelete="CASCADE"), primary_key=True)
     agency_id: Mapped[str] = mapped_column(String(64), index=True)
-    image: Mapped[bytes] = mapped_column(LargeBinary)
+    image: Mapped[bytes] = mapped_column(EncryptedBytes)
     retention_class: Mapped[str] = mapped_column(String(32))
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
     #: A challenge under way freezes retention: the probe is kept until it is resolved.
