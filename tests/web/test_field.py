@@ -178,3 +178,25 @@ def test_finger_mode_searches_contactless_finger_photos(phone, web_server):
     expect(phone.locator("#components")).to_contain_text("Finger: right index")
     assert "match" not in phone.locator("body").inner_text().lower()
     screenshot(phone, "field-finger-results")
+
+
+def test_supervisor_federated_query_needs_a_justification(phone, web_server):
+    sign_in(phone, web_server.keys["supervisor"])
+    expect(phone.locator("#federated-row")).to_be_visible()
+    expect(phone.locator("#investigative-row")).to_be_visible()
+    phone.select_option("#purpose", "missing_person")
+    phone.fill("#case-number", "CASE-FED-2")
+    phone.fill("#legal-basis", "Missing Persons Act s.4")
+    phone.check("#federated")
+    phone.fill("#justification", "Too short")
+    phone.click("#purpose-continue")
+    expect(phone.locator("#purpose-error")).to_contain_text("justification")
+    phone.fill(
+        "#justification", "Vulnerable missing person, last seen near the border crossing; all systems needed."
+    )
+    phone.click("#purpose-continue")
+    expect(phone.locator("#context-line")).to_contain_text("FEDERATED")
+    phone.set_input_files("#upload", str(web_server.probe))
+    expect(phone.locator("#search")).to_be_enabled(timeout=30_000)
+    phone.click("#search")
+    expect(phone.locator("#outcome")).to_contain_text("Federated query", timeout=30_000)

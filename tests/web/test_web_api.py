@@ -38,7 +38,7 @@ def test_config_and_frame_quality_without_searching(api, keys, service):
     assert api.get("/v1/web/config").status_code == 401
     body = api.get("/v1/web/config", headers=auth(keys["a"]["trainee"])).json()
     assert "criminal_investigation" in body["purpose_codes"] and body["training_mode"] is True
-    assert body["training_purpose"] == "training"
+    assert body["training_purpose"] == "training" and body["federated_justification_min_chars"] >= 1
 
     a = keys["a"]
     r = api.post(

@@ -37,6 +37,7 @@ class WebConfig(BaseModel):
     demo: bool
     training_mode: bool
     max_image_bytes: int
+    federated_justification_min_chars: int
 
 
 class FrameIssue(BaseModel):
@@ -165,6 +166,7 @@ def config(actor: Actor = Depends(current_actor), service: FieldID = Depends(get
         "demo": bool(service.settings.demo),
         "training_mode": actor.training_mode,
         "max_image_bytes": service.settings.max_image_bytes,
+        "federated_justification_min_chars": service.settings.federated_justification_min_chars,
     }
 
 

@@ -124,6 +124,22 @@ async function showPurpose() {
   $("#case-number").value = s.case_number || sessionStorage.getItem("fieldid.case") || "";
   $("#legal-basis").value = s.legal_basis || "";
   $("#authorization-ref").value = s.authorization_ref || "";
+  const inv = state.me.permissions.includes("search.investigative");
+  const fed = state.me.permissions.includes("search.federated") && !training;
+  show($("#elevated"), inv || fed); show($("#investigative-row"), inv); show($("#federated-row"), fed);
+  $("#investigative").checked = inv && !!s.investigative;
+  $("#federated").checked = fed && !!s.federated;
+  $("#justification").value = s.justification || "";
+  $("#justification-hint").textContent = `(at least ${state.config.federated_justification_min_chars} characters)`;
+  const syncFederated = () => {
+    const on = $("#federated").checked;
+    show($("#justification-row"), on);
+    $("#gallery-list").disabled = on;
+    if (on) $("#investigative").checked = false;
+    $("#investigative").disabled = on;
+  };
+  $("#federated").onchange = syncFederated;
+  syncFederated();
   const box = $("#gallery-list");
   box.replaceChildren(h("legend", "Galleries to search"));
   try {
@@ -146,12 +162,17 @@ function onPurpose(ev) {
     purpose: $("#purpose").value, case_number: $("#case-number").value.trim(),
     legal_basis: $("#legal-basis").value.trim(), authorization_ref: $("#authorization-ref").value.trim(),
     galleries: $$("input[name=gallery]:checked").map(i => i.value), training: state.me.training_mode,
+    investigative: $("#investigative").checked, federated: $("#federated").checked,
+    justification: $("#justification").value.trim(),
   };
   const missing = [];
   if (!value.purpose) missing.push("a purpose");
   if (!value.case_number) missing.push("a case number");
   if (!value.legal_basis) missing.push("the legal basis");
-  if (!value.galleries.length) missing.push("at least one gallery");
+  if (!value.galleries.length && !value.federated) missing.push("at least one gallery");
+  if (value.federated && value.justification.length < state.config.federated_justification_min_chars) {
+    missing.push(`a written justification of at least ${state.config.federated_justification_min_chars} characters for the federated query`);
+  }
   if (missing.length) { err.append(errorBox({ message: `Before any capture, give ${missing.join(", ")}.` })); return; }
   if (!/^[\w .:/#\-]{1,120}$/u.test(value.case_number)) {
     err.append(errorBox({ message: "Case number: letters, digits, spaces or . : / # - _ only." })); return;
@@ -166,7 +187,9 @@ function showCapture() {
   const s = shift();
   if (!s) return showPurpose();
   screen("capture");
-  $("#context-line").textContent = `${s.purpose.replaceAll("_", " ")} · case ${s.case_number} · ${s.galleries.length} galler${s.galleries.length === 1 ? "y" : "ies"}`;
+  const where = s.federated ? "FEDERATED query (all in reach)"
+    : `${s.galleries.length} galler${s.galleries.length === 1 ? "y" : "ies"}${s.investigative ? " · with investigative leads" : ""}`;
+  $("#context-line").textContent = `${s.purpose.replaceAll("_", " ")} · case ${s.case_number} · ${where}`;
   $("#capture-error").replaceChildren();
   retake();
 }
@@ -381,13 +404,15 @@ async function runSearch() {
     form.append("finger_positions", state.fingers.map(f => f.position).join(","));
     form.append("finger_capture", state.fingers[0].capture);
   } else form.append("image", state.still, "probe.jpg");
-  form.append("galleries", s.galleries.join(","));
+  if (s.federated) form.append("justification", s.justification);
+  else form.append("galleries", s.galleries.join(","));
+  if (s.investigative && !s.federated) form.append("investigative", "true");
   form.append("purpose", s.purpose);
   form.append("case_number", s.case_number);
   form.append("legal_basis", s.legal_basis);
   if (s.authorization_ref) form.append("authorization_ref", s.authorization_ref);
   try {
-    state.result = await api("/v1/identify", { method: "POST", form });
+    state.result = await api(s.federated ? "/v1/identify/federated" : "/v1/identify", { method: "POST", form });
     state.fingers = []; renderFingers();
     renderResult(state.result);
     screen("results");
@@ -404,6 +429,8 @@ function renderResult(r) {
   if (r.training) parts.push(h("div.banner.training", { role: "note" }, h("span", "Training search — not real")));
   parts.push(h(`div.outcome.${r.outcome}`, { id: "outcome", dataset: { outcome: r.outcome } },
     h("h2", title), h("p", text),
+    r.federated ? h("p", h("span.band.lead", "Federated query"), " every gallery and record system in reach was searched.") : null,
+    r.investigative ? h("p.hint", "Investigative leads under the threshold were requested; they are labelled as such.") : null,
     h("dl.facts", {},
       h("dt", "Receipt"), h("dd", { id: "search-id" }, r.search_id),
       h("dt", "Case"), h("dd", `${r.case_number} (${r.purpose.replaceAll("_", " ")})`),
