@@ -1,5 +1,6 @@
 // The one way the web app talks to the server: the HTTP API, with the signed-in API key.
-const KEY = "fieldid.apiKey";
+// One sign-in per app (the field app and the console are separate sessions in the same tab).
+const KEY = `fieldid.apiKey.${location.pathname.split("/")[1] || "app"}`;
 
 export function apiKey() { return sessionStorage.getItem(KEY); }
 export function setApiKey(key) { if (key) sessionStorage.setItem(KEY, key); else sessionStorage.removeItem(KEY); }
