@@ -645,7 +645,7 @@ class FieldID(AdminOps, SharingOps, AuthorizationOps, ReviewOps, RedressOps, Ret
         self, s: Session, spaces: list[str], vector: np.ndarray, k: int
     ) -> dict[str, tuple[float, Template]]:
         """Best exact score per identity among the index's shortlist."""
-        shortlist = max(self.search_params.shortlist, k * 10)
+        shortlist = max(self.search_params.shortlist, k * 3)
         hits = self.index.search(spaces, np.asarray(vector, np.float32)[None, :], shortlist)[0]
         rows = repo.template_rows(s, [h.vector_id for h in hits])
         best: dict[str, tuple[float, Template]] = {}
@@ -843,7 +843,7 @@ class FieldID(AdminOps, SharingOps, AuthorizationOps, ReviewOps, RedressOps, Ret
                 else:
                     found[i] = search_finger(s, self.index, gallery_ids, part,  # type: ignore[arg-type]
                                              exhaustive_max=self.settings.finger_exhaustive_max,
-                                             shortlist=self.search_params.shortlist)
+                                             shortlist=self.search_params.finger_shortlist)
             pool = sorted({k for f in found.values() for k in f})
             for i in found:  # every candidate compared by every part, exactly
                 missing = [k for k in pool if k not in found[i]]

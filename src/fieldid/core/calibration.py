@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 from scipy.stats import beta
@@ -52,15 +53,21 @@ class Calibration:
     tail_anchor: tuple[float, float]  # (score, log10 FMR) where extrapolation starts
     notes: dict[str, object] = field(default_factory=dict)
 
-    @property
+    @cached_property
     def version(self) -> str:
-        """Content hash: two tables with the same numbers have the same version."""
+        """Content hash: two tables with the same numbers have the same version. The numbers
+        are hashed at the 9 significant digits a calibration file stores, so a table keeps its
+        version through saving and loading."""
         h = hashlib.sha256()
         h.update(self.model_id.encode())
         h.update(self.dataset.encode())
         for arr in (self.grid, self.fmr_point, self.fnmr_point, self.llr_grid):
-            h.update(np.ascontiguousarray(arr, np.float64).tobytes())
+            h.update(",".join(f"{float(x):.9g}" for x in np.asarray(arr, np.float64)).encode())
         return h.hexdigest()[:16]
+
+    @cached_property
+    def _log_fmr(self) -> np.ndarray:
+        return np.log10(np.maximum(self.fmr_point, 1e-300))
 
     @property
     def min_measurable_fmr(self) -> float:
@@ -70,7 +77,7 @@ class Calibration:
     # -- score → rates ---------------------------------------------------------------------
     def fmr(self, score: float | np.ndarray) -> np.ndarray | float:
         s = np.asarray(score, dtype=np.float64)
-        log_fmr = np.interp(s, self.grid, np.log10(np.maximum(self.fmr_point, 1e-300)))
+        log_fmr = np.interp(s, self.grid, self._log_fmr)
         anchor_score, anchor_log = self.tail_anchor
         beyond = s > anchor_score
         log_fmr = np.where(beyond, anchor_log + self.tail_slope * (s - anchor_score), log_fmr)
