@@ -51,9 +51,10 @@ def test_sigkill_during_bulk_enrolment_loses_and_orphans_nothing(env, manifest):
     rng = random.Random(20261130)
     enrol = [*FIELDID, "enroll", str(path), "--gallery", "watchlist", "--legal-basis", "test", "--workers", "1"]
     for _ in range(2):
-        proc = subprocess.Popen(enrol, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(enrol, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                start_new_session=True)
         time.sleep(rng.uniform(6.0, 14.0))  # start-up is ~4 s; then ~3 images/s
-        proc.send_signal(signal.SIGKILL)
+        os.killpg(proc.pid, signal.SIGKILL)  # the whole process group, extraction workers included
         proc.wait()
         # restart: opening the service reconciles; doctor without repair must then find nothing
         doctor = _cli(env, "doctor", "--no-repair", check=False)
@@ -109,11 +110,12 @@ def test_sigkill_during_index_rebuild_keeps_a_whole_index(tmp_path):
     rng = random.Random(7)
     expected = np.arange(2001, 20001, dtype=np.int64)
     for round_ in range(3):
-        proc = subprocess.Popen([sys.executable, str(script), str(directory)], stdout=subprocess.PIPE, text=True)
+        proc = subprocess.Popen([sys.executable, str(script), str(directory)], stdout=subprocess.PIPE, text=True,
+                                start_new_session=True)
         if round_ == 0:
             assert proc.stdout.readline().strip() == "ready"
         time.sleep(rng.uniform(0.5, 6.0))
-        proc.send_signal(signal.SIGKILL)
+        os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
         index = FaissIndex(directory)
         try:

@@ -8,9 +8,10 @@ enrolled in the gallery are skipped, so an interrupted run continues where it st
 from __future__ import annotations
 
 import os
-from collections import Counter
+import sys
+from collections import Counter, deque
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -60,8 +61,22 @@ class BulkReport:
         return Counter(code for _, code, _ in self.rejected)
 
 
+def _die_with_parent() -> None:
+    """Linux: a worker gets SIGTERM when the enrolling process dies (even by SIGKILL), instead
+    of lingering as an orphan holding the models."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        try:
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        except OSError:
+            pass
+
+
 def _init(settings: Settings) -> None:
     global _worker
+    _die_with_parent()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     from fieldid.storage.memory_index import MemoryIndex
     from fieldid.storage.sql import SqlStore
@@ -93,6 +108,61 @@ def _prepare(job: tuple[str, list[str]]) -> tuple[str, list[PreparedSample], lis
     return label, keep, rejected
 
 
+def _bounded_map(pool: Executor, fn, jobs: Iterator, *, window: int) -> Iterator:  # type: ignore[no-untyped-def]
+    """Results of ``fn`` over ``jobs`` in order, with at most ``window`` jobs submitted at once."""
+    pending: deque[Future] = deque()
+    for job in jobs:
+        pending.append(pool.submit(fn, job))
+        if len(pending) >= window:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
+
+
+class RayPool:
+    """Feature extraction fanned out over a Ray cluster: one actor per worker, each holding the
+    models once; ``submit`` returns a concurrent Future like an Executor's. ``address`` is
+    "local" (start a cluster on this machine), "auto" (join the running one) or a
+    ``ray://host:port`` client address."""
+
+    def __init__(self, settings: Settings, address: str, workers: int) -> None:
+        try:
+            import ray
+        except ImportError:
+            raise InvalidRequest("Ray fan-out needs the 'ray' package: pip install 'fieldid[ray]'.") from None
+        self._ray = ray
+        self._owned = not ray.is_initialized()
+        if self._owned:
+            local = address == "local"
+            ray.init(address=None if local else address, num_cpus=workers if local else None,
+                     include_dashboard=False, log_to_driver=False, configure_logging=False)
+
+        @ray.remote(num_cpus=1)
+        class Extractor:
+            def __init__(self, settings: Settings) -> None:
+                _init(settings)
+
+            def prepare(self, job: tuple[str, list[str]]):  # type: ignore[no-untyped-def]
+                return _prepare(job)
+
+        self._actors = [Extractor.remote(settings) for _ in range(workers)]
+        self._next = 0
+
+    def submit(self, fn, job):  # type: ignore[no-untyped-def]
+        actor = self._actors[self._next % len(self._actors)]
+        self._next += 1
+        return actor.prepare.remote(job).future()
+
+    def __enter__(self) -> RayPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for actor in self._actors:
+            self._ray.kill(actor)
+        if self._owned:
+            self._ray.shutdown()
+
+
 def bulk_enroll(
     service: FieldID,
     actor: Actor,
@@ -107,7 +177,10 @@ def bulk_enroll(
     workers: int | None = None,
     quiet: bool = False,
     limit: int | None = None,
+    ray_address: str | None = None,
 ) -> BulkReport:
+    """Enrol one identity per label. Extraction runs in ``workers`` local processes, or on a Ray
+    cluster when ``ray_address`` is given ("local", "auto" or ray://host:port)."""
     report = BulkReport()
     groups: dict[str, list[str]] = {}
     for item in items:
@@ -124,12 +197,13 @@ def bulk_enroll(
     jobs: Iterator[tuple[str, list[str]]] = ((lb, groups[lb][:max_images_per_identity]) for lb in todo)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     workers = workers or max(1, min(os.cpu_count() or 1, 8))
-    with Progress(*columns, disable=quiet) as progress, ProcessPoolExecutor(
-        workers, initializer=_init, initargs=(service.settings,)
-    ) as pool:
+    pool_cm = (RayPool(service.settings, ray_address, workers) if ray_address else
+               ProcessPoolExecutor(workers, initializer=_init, initargs=(service.settings,)))
+    with Progress(*columns, disable=quiet) as progress, pool_cm as pool:
         task = progress.add_task("Enrolling", total=len(labels), completed=report.identities_skipped)
-        # map() over a generator with a bounded chunk keeps memory flat for any size of folder.
-        for label, samples, rejected in pool.map(_prepare, jobs, chunksize=4):
+        # A bounded window of jobs in flight keeps memory flat for any size of input
+        # (Executor.map would submit every job at once).
+        for label, samples, rejected in _bounded_map(pool, _prepare, jobs, window=4 * workers):
             report.rejected.extend(rejected)
             if not samples:
                 report.identities_failed += 1
@@ -151,4 +225,4 @@ def bulk_enroll(
     return report
 
 
-__all__ = ["BulkReport", "RejectedImage", "bulk_enroll", "items_from"]
+__all__ = ["BulkReport", "RayPool", "RejectedImage", "bulk_enroll", "items_from"]

@@ -176,6 +176,7 @@ def enroll(
     max_images: Annotated[int, typer.Option(help="Most images enrolled per person.")] = 5,
     limit: Annotated[int | None, typer.Option(help="Enrol at most this many people.")] = None,
     workers: Annotated[int | None, typer.Option(help="Extraction processes.")] = None,
+    ray: Annotated[str | None, typer.Option(help="Fan extraction out over Ray: 'local', 'auto' or ray://host:port.")] = None,
 ) -> None:
     """Bulk-enrol people (resumable: people already enrolled by label are skipped)."""
     from fieldid.bulk import bulk_enroll, items_from
@@ -183,7 +184,7 @@ def enroll(
     def go(service) -> None:  # type: ignore[no-untyped-def]
         report = bulk_enroll(service, service.actor_for(as_user), gallery, items_from(source),
                              legal_basis=legal_basis, source=str(source), max_images_per_identity=max_images,
-                             limit=limit, workers=workers)
+                             limit=limit, workers=workers, ray_address=ray)
         console.print(f"enrolled {report.identities_enrolled} people ({report.images_accepted} images); "
                       f"skipped {report.identities_skipped} already enrolled; "
                       f"{report.identities_failed} without a usable image")
