@@ -25,7 +25,7 @@ from fieldid.config import Settings
 from fieldid.core.calibration import Calibration
 from fieldid.core.face import extract_face
 from fieldid.core.params import FaceParams, SearchParams
-from fieldid.core.policy import AssessedCandidate, Hit, Outcome, assess, decide, operating_point, strength_of
+from fieldid.core.policy import Hit, Outcome, assess, decide, operating_point, strength_of
 from fieldid.errors import (
     FieldIDError,
     GalleryExists,
@@ -53,27 +53,29 @@ from fieldid.governance.audit import Event, EventType, append_event
 from fieldid.governance.roles import Permission
 from fieldid.fingers import FingerInput, PreparedFinger, finger_template_row, prepare_fingers
 from fieldid.imaging import DecodedImage, decode_image, encode_jpeg
+from fieldid.result_views import (
+    _calibration_ref,
+    _candidate_view,
+    _finger_quality_view,
+    _quality_view,
+    _training_feedback,
+)
 from fieldid.models.registry import FaceModelLoader
+from fieldid.multimodal import MultiModalOps
 from fieldid.records import LookupResult, RecordBroker, SourceHealth, SourceView, record_access_event
 from fieldid.storage import repo
 from fieldid.storage.base import VectorIndex, space_key
 from fieldid.storage.reconcile import ReconcileReport, reconcile_index
 from fieldid.storage.sql import SqlStore
 from fieldid.storage.tables import Agency, Gallery, Identity, ProbeImage, Sample, Search, Template
-from fieldid.types import FaceTemplate, Modality, QualityReport
+from fieldid.types import FaceTemplate, Modality
 from fieldid.views import (
-    CalibrationRef,
-    CandidateView,
-    ComparisonView,
-    ComponentView,
     DuplicateView,
     EnrollResult,
     GalleryView,
     IdentifyResult,
     IdentityView,
     OperatingPointView,
-    QualityIssueView,
-    QualityView,
     RejectedImage,
     SampleView,
     VerifyResult,
@@ -121,7 +123,7 @@ class EnrollmentInfo:
     captured_at: datetime | None = None
 
 
-class FieldID(AdminOps, SharingOps, AuthorizationOps, ReviewOps, RedressOps, RetentionOps, OversightOps):
+class FieldID(MultiModalOps, AdminOps, SharingOps, AuthorizationOps, ReviewOps, RedressOps, RetentionOps, OversightOps):
     """The service. Build it with :meth:`open` (real storage) or pass the parts in (tests)."""
 
     def __init__(
@@ -783,151 +785,6 @@ class FieldID(AdminOps, SharingOps, AuthorizationOps, ReviewOps, RedressOps, Ret
         self._record_search(actor, ctx, result, decoded, "identify", lookup)
         return result
 
-    def _identify_multi(
-        self, actor: Actor, galleries: list[Gallery], image: bytes | None, fingers: Sequence[FingerInput],
-        ctx: SearchContext, *, top_k: int, investigative: bool, federated: bool,
-    ) -> IdentifyResult:
-        """Face and/or fingers: each usable part is searched, every candidate any part finds is
-        compared exactly by every part, and the scores fuse as log-likelihood ratios."""
-        from fieldid.core.fusion import fuse_calibrations, fused_score
-        from fieldid.fingers import score_identities, search_finger
-
-        face: FaceTemplate | None = None
-        prints: list[PreparedFinger] = []
-        decoded: DecodedImage | None = None
-        try:
-            if image is not None:
-                decoded, face = self._extract(image)
-            for finger in fingers:
-                prints.extend(prepare_fingers(finger, self.settings))
-        except FieldIDError as exc:
-            self._record_refused(actor, ctx, galleries, image if image is not None else fingers[0].data, exc)
-            raise
-        decoded = decoded or prints[0].decoded
-        parts: list[tuple[str, FaceTemplate | PreparedFinger, Calibration]] = []
-        if face is not None:
-            parts.append(("face", face, self.calibration(face.model)))
-        parts += [("finger", p, self.calibration(p.model_id)) for p in prints]
-        usable = [i for i, (_, part, _) in enumerate(parts) if part_quality(part).acceptable]
-        components = tuple(
-            ComponentView(i, kind, None if kind == "face" else part.position,  # type: ignore[union-attr]
-                          kind == "finger" and part.template.contactless,  # type: ignore[union-attr]
-                          part_quality(part).score, i in usable, part_quality(part).issue_codes,
-                          cal.model_id, cal.version)
-            for i, (kind, part, cal) in enumerate(parts))
-        cals = [parts[i][2] for i in usable]
-        if len(cals) == 1:
-            cal = cals[0]
-        elif cals:
-            key = "fused:" + "+".join(c.version for c in cals)
-            if key not in self._calibrations:
-                self._calibrations[key] = fuse_calibrations(cals, model_id="+".join(c.model_id for c in cals))
-            cal = self._calibrations[key]
-        else:
-            cal = parts[0][2]
-        blocking = tuple(i for _, part, _ in parts for i in part_quality(part).issues if i.blocking)
-        quality = QualityReport(max(part_quality(p).score for _, p, _ in parts), () if usable else blocking)
-        with self.store.read() as s:
-            fresh = [s.get(Gallery, g.id) for g in galleries]
-            galleries = [g for g in fresh if g is not None]
-            gallery_ids = [g.id for g in galleries]
-            n = sum(g.identity_count for g in galleries)
-            point = operating_point(cal, min(g.target_fpir for g in galleries), max(1, n))
-            found: dict[int, dict[str, tuple[float, str]]] = {}
-            for i in usable if n > 0 else []:
-                kind, part, _ = parts[i]
-                if kind == "face":
-                    spaces = [space_key(g, part.model) for g in gallery_ids]  # type: ignore[union-attr]
-                    hits_ = self._search_face(s, spaces, part.embedding, top_k)  # type: ignore[union-attr]
-                    found[i] = {k: (v[0], v[1].sample_id) for k, v in hits_.items()}
-                else:
-                    found[i] = search_finger(s, self.index, gallery_ids, part,  # type: ignore[arg-type]
-                                             exhaustive_max=self.settings.finger_exhaustive_max,
-                                             shortlist=self.search_params.finger_shortlist)
-            pool = sorted({k for f in found.values() for k in f})
-            for i in found:  # every candidate compared by every part, exactly
-                missing = [k for k in pool if k not in found[i]]
-                kind, part, _ = parts[i]
-                if missing and kind == "face":
-                    found[i].update(self._face_scores(s, part, missing))  # type: ignore[arg-type]
-                elif missing:
-                    found[i].update(score_identities(s, part, missing))  # type: ignore[arg-type]
-            hits: list[Hit] = []
-            detail: dict[str, tuple[ComparisonView, ...]] = {}
-            for ident in pool:
-                raw = [found[i][ident][0] if ident in found[i] else None for i in usable]
-                score = raw[0] if len(usable) == 1 else fused_score(cals, raw)
-                if score is None:
-                    continue
-                hits.append(Hit(ident, float(score)))
-                detail[ident] = tuple(
-                    ComparisonView(i, parts[i][0], components[i].finger_position,
-                                   None if r is None else round(float(r), 6),
-                                   None if r is None else float(parts[i][2].fmr(r)),
-                                   0.0 if r is None else round(float(parts[i][2].llr(r)), 4))
-                    for i, r in zip(usable, raw, strict=True))
-            decision = decide(cal, hits, quality, point, top_k=top_k, investigative=investigative)
-            reasons = list(decision.reasons)
-            if n == 0 and decision.outcome is not Outcome.UNDER_QUALITY:
-                reasons.insert(0, "The galleries searched are empty.")
-            for c in components:
-                if not c.searched and usable:
-                    what = "the face" if c.modality == "face" else f"finger {c.index} ({c.finger_position or 'unknown'})"
-                    reasons.append(f"Not searched: {what} is under the quality floor ({', '.join(c.issues)}).")
-            if len(usable) > 1:
-                reasons.append("Scores of the face and fingers are fused as log-likelihood ratios; the FMR of "
-                               "a fused score assumes the comparisons are independent.")
-            names = actor.can(Permission.RECORDS_READ)
-            by_id = {g.id: g for g in galleries}
-            candidates = []
-            for c in decision.candidates:
-                ident = s.get(Identity, c.key)
-                if ident is None:
-                    continue
-                best = max((found[i][c.key] for i in usable if c.key in found[i]), key=lambda v: v[0])
-                sample_id = found[usable[0]][c.key][1] if c.key in found[usable[0]] else best[1]
-                candidates.append(replace(_candidate_view(c, ident, by_id[ident.gallery_id].name, sample_id, names),
-                                          comparisons=detail[c.key]))
-        lookup = LookupResult({}, ())
-        if candidates and actor.can(Permission.RECORDS_READ):
-            lookup = self.records.records_for(actor, [c.identity_id for c in candidates], federated=federated)
-            candidates = [replace(c, records=lookup.records_by_identity.get(c.identity_id, ())) for c in candidates]
-        kinds = {parts[i][0] for i in usable} or {parts[0][0]}
-        result = IdentifyResult(
-            search_id=str(uuid.uuid4()),
-            created_at=self._now(),
-            outcome=decision.outcome.value,
-            modality="+".join(sorted(kinds)),
-            galleries=tuple(gallery_ids),
-            gallery_size=n,
-            gallery_versions={g.id: g.version for g in galleries},
-            operating_point=OperatingPointView(point.threshold, point.threshold_fmr, point.fpir_target, n),
-            candidates=tuple(candidates),
-            reasons=tuple(reasons),
-            quality=_quality_view(face) if face is not None else _finger_quality_view(prints[0]),
-            model_id=cal.model_id,
-            calibration=_calibration_ref(cal),
-            purpose=ctx.purpose,
-            case_number=ctx.case_number,
-            training=actor.training_mode,
-            demo=self.settings.demo or any(g.kind == "demo" for g in galleries),
-            investigative=investigative,
-            federated=federated,
-            record_sources=lookup.statuses,
-            components=components,
-        )
-        self._record_search(actor, ctx, result, decoded, "identify", lookup)
-        return result
-
-    def _face_scores(self, s: Session, face: FaceTemplate, identity_ids: Sequence[str]) -> dict[str, tuple[float, str]]:
-        best: dict[str, tuple[float, str]] = {}
-        for row in s.query(Template).filter(Template.identity_id.in_(list(identity_ids)),
-                                            Template.model_id == face.model):
-            score = float(np.dot(repo.vector_from_bytes(row.vector), face.embedding))
-            if score > best.get(row.identity_id, (-2.0, ""))[0]:
-                best[row.identity_id] = (score, row.sample_id)
-        return best
-
     def _rate_check(self, actor: Actor) -> None:
         decision = self.rate_limiter.hit(actor.user_id, self._now())
         if decision.alert:
@@ -1141,72 +998,9 @@ def _thumbnail(rgb: np.ndarray, template: FaceTemplate) -> bytes:
     return encode_jpeg(crop, 85)
 
 
-def part_quality(part: FaceTemplate | PreparedFinger) -> QualityReport:
-    return part.quality if isinstance(part, FaceTemplate) else part.template.quality
-
-
-def _finger_quality_view(prepared: PreparedFinger) -> QualityView:
-    q = prepared.template.quality
-    return QualityView(score=q.score, acceptable_for_search=q.acceptable,
-                       issues=tuple(QualityIssueView(i.code, i.message, i.blocking) for i in q.issues),
-                       measures={k: round(v, 4) for k, v in q.measures.items()})
-
-
-def _candidate_view(c: AssessedCandidate, ident: Identity, gallery_name: str, sample_id: str,
-                    names: bool) -> CandidateView:
-    return CandidateView(
-        rank=c.rank,
-        identity_id=ident.id,
-        pseudonym=ident.pseudonym,
-        display_name=ident.display_name if names else None,
-        gallery_id=ident.gallery_id,
-        gallery_name=gallery_name,
-        sample_id=sample_id,
-        score=round(c.score, 6),
-        fmr=c.fmr,
-        fmr_ci95=c.fmr_interval,
-        expected_false_candidates=c.expected_false_candidates,
-        expected_false_candidates_ci95_high=c.expected_false_candidates_high,
-        tier=c.tier.value,
-        strength=c.strength.value,
-        explanation=c.explanation,
-    )
-
-
 def _quality_json(template: FaceTemplate) -> dict[str, object]:
     q = template.quality
     return {"score": q.score, "issues": list(q.issue_codes), "measures": {k: round(v, 4) for k, v in q.measures.items()}}
-
-
-def _quality_view(template: FaceTemplate) -> QualityView:
-    q = template.quality
-    return QualityView(
-        score=q.score,
-        acceptable_for_search=q.acceptable,
-        issues=tuple(QualityIssueView(i.code, i.message, i.blocking) for i in q.issues),
-        measures={k: round(v, 4) for k, v in q.measures.items()},
-        face_box=tuple(template.detection.box.as_list()),  # type: ignore[arg-type]
-        other_faces=tuple(tuple(d.box.as_list()) for d in template.other_faces),  # type: ignore[misc]
-    )
-
-
-def _training_feedback(template: FaceTemplate) -> tuple[str, ...]:
-    """Practice feedback on capture for trainees (training mode only)."""
-    q = template.quality
-    if not q.issues:
-        return (f"Training: good capture (quality {q.score:.0f}/100). Next, practise reading the candidate "
-                "list: check FMR and expected false candidates before anything else.",)
-    tips = {"face_too_small": "step closer so the face fills the guide", "face_small": "step closer",
-            "blurred": "hold the phone still and tap to focus", "slightly_blurred": "hold the phone steadier",
-            "turned": "ask the person to look at the camera", "slightly_turned": "ask for a straight look",
-            "tilted": "hold the phone upright", "under_exposed": "move to better light",
-            "over_exposed": "avoid direct sun and flash"}
-    advice = "; ".join(dict.fromkeys(tips.get(i.code, i.message) for i in q.issues))
-    return (f"Training: capture quality {q.score:.0f}/100 — {advice}.",)
-
-
-def _calibration_ref(cal: Calibration) -> CalibrationRef:
-    return CalibrationRef(cal.version, cal.model_id, cal.dataset, cal.impostor_pairs, cal.genuine_pairs)
 
 
 def _gallery_view(g: Gallery, shared: bool = False) -> GalleryView:
