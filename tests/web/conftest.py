@@ -231,6 +231,9 @@ def desk(browser, web_server):
     ctx.close()
 
 
-def screenshot(page, name: str) -> None:
+def screenshot(page, name: str, *, full_page: bool = True) -> None:
+    """Save a screen to docs/screenshots (capture screens: the viewport, as the phone shows it)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+    if full_page:  # from the top: sticky banners would otherwise be drawn mid-page
+        page.evaluate("window.scrollTo(0, 0)")
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page)

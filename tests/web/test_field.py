@@ -73,7 +73,7 @@ def test_capture_search_shows_candidate_cards_with_fmr(phone, web_server):
     fill_purpose(phone)
     expect(phone.locator("#quality")).to_contain_text("Quality", timeout=30_000)
     assert phone.evaluate("document.documentElement.scrollWidth") <= 360
-    screenshot(phone, "field-capture")
+    screenshot(phone, "field-capture", full_page=False)
     capture_and_search(phone)
     expect(phone.locator("#outcome")).to_have_attribute("data-outcome", "candidates")
     card = phone.locator("article.candidate").first
@@ -172,7 +172,8 @@ def test_finger_mode_searches_contactless_finger_photos(phone, web_server):
     expect(item).to_have_count(1)
     expect(item).to_contain_text("right index")
     expect(item).to_contain_text("quality", timeout=30_000)  # server-side finger quality
-    screenshot(phone, "field-finger-capture")
+    expect(phone.locator("#shutter")).to_be_enabled()  # more fingers can be photographed
+    screenshot(phone, "field-finger-capture", full_page=False)
     phone.click("#search")
     expect(phone.locator("#screen-results")).to_be_visible(timeout=60_000)
     expect(phone.locator("#components")).to_contain_text("Finger: right index")

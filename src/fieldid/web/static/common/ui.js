@@ -91,6 +91,6 @@ export function renderBanners(root, { demo, training }) {
   if (training) root.append(h("div.banner.training", { id: "training-banner", role: "alert" },
     h("span", "Training mode — practice only, not a real search")));
   if (demo) root.append(h("div.banner.demo", { id: "demo-banner" },
-    h("span", "DEMO data — pseudonymous people, no real enrolment")));
+    h("span", "DEMO data — not real people", h("span.wide", " (pseudonyms over research images, no real enrolment)"))));
   document.body.classList.toggle("training", !!training);
 }

@@ -237,7 +237,7 @@ async function loadActivity() {
     const a = await api("/v1/web/activity", { query: period("#activity-form") });
     const cols = ["searches", ...OUTCOMES.map(o => o.key), "reviews", "confirms", "rejects"];
     const head = ["searches", ...OUTCOMES.map(o => o.label), "reviews", "confirms", "rejects"];
-    root.replaceChildren(
+    root.replaceChildren(h("div", {},
       h("h2", "Per agency"),
       h("table", {}, h("thead", {}, h("tr", {}, h("th", "Agency"), head.map(t => h("th", t)))),
         h("tbody", {}, Object.entries(a.agencies).map(([ag, c]) => h("tr", {}, h("td", ag), cols.map(k => h("td", c[k])))))),
@@ -245,7 +245,7 @@ async function loadActivity() {
       a.officers.length ? stackedBars(a.officers.map(o => ({ label: o.username, values: o })), OUTCOMES, { title: "Searches by outcome" }) : null,
       a.officers.length ? legend(OUTCOMES) : null,
       h("table", { id: "officer-table" }, h("thead", {}, h("tr", {}, h("th", "User"), h("th", "Role"), head.map(t => h("th", t)))),
-        h("tbody", {}, a.officers.map(o => h("tr", {}, h("td", o.username), h("td", o.role), cols.map(k => h("td", o[k])))))));
+        h("tbody", {}, a.officers.map(o => h("tr", {}, h("td", o.username), h("td", o.role), cols.map(k => h("td", o[k]))))))));
   } catch (e) { root.replaceChildren(errorBox(e)); }
 }
 

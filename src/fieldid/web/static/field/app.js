@@ -192,10 +192,19 @@ function showCapture() {
   $("#context-line").textContent = `${s.purpose.replaceAll("_", " ")} · case ${s.case_number} · ${where}`;
   $("#capture-error").replaceChildren();
   retake();
+  // One hand, one screen: the camera at the top, feedback and actions (sticky) below it.
+  requestAnimationFrame(() => {
+    const top = $("#camera").getBoundingClientRect().top + window.scrollY - $("#banners").offsetHeight - 6;
+    window.scrollTo(0, Math.max(0, top));
+  });
 }
 
 async function startCamera() {
-  if (state.stream) return;
+  if (state.stream) {  // already on (e.g. a retake or a mode switch): just re-arm the shutter
+    $("#shutter").disabled = false;
+    if (state.mode === "finger") fingerPrompt();
+    return;
+  }
   const q = $("#quality");
   if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
     setQuality("none", "No camera available here: upload a photo instead."); return;
@@ -256,9 +265,9 @@ async function liveCheck() {
   state.liveBusy = true;
   try {
     const q = await checkQuality(await frameBlob(video, FRAME_WIDTH, 0.8));
-    if (!state.still) { const [k, t] = describe(q); setQuality(k, t); drawBox(q, video.videoWidth); }
+    if (!state.still && state.mode === "face") { const [k, t] = describe(q); setQuality(k, t); drawBox(q, video.videoWidth); }
   } catch (e) {
-    if (!state.still) setQuality("none", `Quality check unavailable: ${e.message}`);
+    if (!state.still && state.mode === "face") setQuality("none", `Quality check unavailable: ${e.message}`);
   } finally { state.liveBusy = false; }
 }
 
@@ -427,6 +436,7 @@ function renderResult(r) {
   const op = r.operating_point;
   const parts = [];
   if (r.training) parts.push(h("div.banner.training", { role: "note" }, h("span", "Training search — not real")));
+  if (r.demo && !$("#demo-banner")) parts.push(h("div.banner.demo", { role: "note" }, h("span", "DEMO galleries — pseudonymous people")));
   parts.push(h(`div.outcome.${r.outcome}`, { id: "outcome", dataset: { outcome: r.outcome } },
     h("h2", title), h("p", text),
     r.federated ? h("p", h("span.band.lead", "Federated query"), " every gallery and record system in reach was searched.") : null,
@@ -567,9 +577,10 @@ function renderReview(el, st) {
   };
   el.className = `review-state ${st.state}`;
   el.dataset.state = st.state;
-  el.replaceChildren(h("div", `Two-person confirmation — ${words[st.state] || st.state}`),
+  el.replaceChildren(...[h("div", `Two-person confirmation — ${words[st.state] || st.state}`),
     st.my_decision ? h("div.hint", `Your decision: ${st.my_decision}.`) : null,
-    st.evidence && st.evidence.length ? h("div.hint", `${st.evidence.length} evidence item(s) recorded.`) : null);
+    st.evidence && st.evidence.length ? h("div.hint", `${st.evidence.length} evidence item(s) recorded.`) : null]
+    .filter(Boolean));
 }
 
 // -- review queue (second reviewer) ---------------------------------------------------------------------
