@@ -638,6 +638,11 @@ class FieldID(MultiModalOps, AdminOps, SharingOps, AuthorizationOps, ReviewOps, 
         template = extract_face(decoded.rgb, self.face_models.get(), self.face_params, jitters=jitters)
         return decoded, template
 
+    def measure_face(self, data: bytes) -> tuple[DecodedImage, FaceTemplate]:
+        """Decode and extract a face for capture guidance: nothing is searched, stored or audited
+        (the template is discarded by the caller)."""
+        return self._extract(data)
+
     def prepare_sample(self, data: bytes, *, jitters: int = 0) -> PreparedSample:
         """Decode and extract one enrolment image (raises on bad input or no face)."""
         decoded, template = self._extract(data, jitters=jitters)

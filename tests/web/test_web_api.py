@@ -81,14 +81,14 @@ def test_config_and_frame_quality_without_searching(api, keys, service):
         files={"image": ("f.png", photo)},
         data={"capture": "contactless"},
     ).json()
-    assert fq["found"] and len(fq["prints"]) == 1 and fq["prints"][0]["score"] > 0
+    assert fq["fingers_found"] and len(fq["prints"]) == 1 and fq["prints"][0]["score"] > 0
     fq = api.post(
         "/v1/web/finger-quality",
         headers=auth(a["officer"]),
         files={"image": ("b.jpg", blank.tobytes())},
         data={"capture": "contact"},
     ).json()
-    assert fq["found"] is False and fq["prints"] == [] and fq["advice"]
+    assert fq["fingers_found"] is False and fq["prints"] == [] and fq["advice"]
     assert (
         api.post(
             "/v1/web/finger-quality", headers=auth(a["auditor"]), files={"image": ("f.png", photo)}

@@ -184,7 +184,7 @@ def frame_quality(
     decoded = decode_image(probe.data, service.settings.image_limits)
     height, width = decoded.rgb.shape[:2]
     try:
-        _, template = service._extract(probe.data)  # noqa: SLF001 - the service's one extraction path
+        _, template = service.measure_face(probe.data)
     except FieldIDError as exc:
         if exc.code not in ("no_face", "multiple_faces"):
             raise
@@ -226,7 +226,7 @@ class FingerPrintQuality(BaseModel):
 
 
 class FingerQuality(BaseModel):
-    found: bool
+    fingers_found: bool
     prints: list[FingerPrintQuality]
     advice: str
 
@@ -251,7 +251,7 @@ def finger_quality(
     except FieldIDError as exc:
         if exc.code != "no_fingerprint":
             raise
-        return {"found": False, "prints": [], "advice": exc.message}
+        return {"fingers_found": False, "prints": [], "advice": exc.message}
     out = [
         {
             "score": p.template.quality.score,
@@ -269,7 +269,7 @@ def finger_quality(
         if good
         else "No usable print: fill the outline with the fingertip, in even light, and hold still."
     )
-    return {"found": True, "prints": out, "advice": advice}
+    return {"fingers_found": True, "prints": out, "advice": advice}
 
 
 _ADVICE = {

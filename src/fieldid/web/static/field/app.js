@@ -380,8 +380,8 @@ function addFinger(blob) {
   form.append("capture", item.capture);
   api("/v1/web/finger-quality", { method: "POST", form }).then(q => {
     item.quality = q; renderFingers();
-    setQuality(q.found && q.prints.some(p => p.acceptable_for_search) ? "good" : "poor",
-      `${FINGER_NAMES[item.position]}: ${q.found ? q.advice : "no print found — " + q.advice}`);
+    setQuality(q.fingers_found && q.prints.some(p => p.acceptable_for_search) ? "good" : "poor",
+      `${FINGER_NAMES[item.position]}: ${q.fingers_found ? q.advice : "no print found — " + q.advice}`);
   }).catch(e => { item.quality = { error: e.message }; renderFingers(); setQuality("poor", e.message); });
 }
 
@@ -390,7 +390,7 @@ function renderFingers() {
   list.replaceChildren(...state.fingers.map((f, i) => {
     let status = "checking…";
     if (f.quality && f.quality.error) status = f.quality.error;
-    else if (f.quality && !f.quality.found) status = "no print found: retake";
+    else if (f.quality && !f.quality.fingers_found) status = "no print found: retake";
     else if (f.quality) status = f.quality.prints.map(p => `quality ${Math.round(p.score)}/100${p.acceptable_for_search ? "" : " (under floor)"}`).join("; ");
     return h("li.finger", { dataset: { position: f.position } }, h("img", { src: f.url, alt: FINGER_NAMES[f.position] }),
       h("span.what", h("strong", FINGER_NAMES[f.position]), ` · ${f.capture} · `, status),
