@@ -470,7 +470,24 @@ def eval_faces(
         return
     summary = {k: v for k, v in results.items() if not isinstance(v, (list, dict)) or k == "fnir_at_fpir"}
     console.print_json(json.dumps(summary, default=str))
-    console.print(f"written: {out / 'results.json'}, {out / 'det.png'}, {out / 'report.html'}")
+    published = _publish_evaluation(out)
+    console.print(f"written: {out / 'results.json'}, {out / 'det.png'}, {out / 'report.html'}"
+                  + (f"; published to the console's accuracy page ({published})" if published else ""))
+
+
+def _publish_evaluation(out: Path) -> Path | None:
+    """Copy an evaluation's results into <data_dir>/eval/<name>/, where the oversight console's
+    accuracy page reads the latest one."""
+    import shutil
+
+    target = state.settings.data_dir / "eval" / out.resolve().name
+    if target.resolve() == out.resolve():
+        return target
+    target.mkdir(parents=True, exist_ok=True)
+    for f in out.iterdir():
+        if f.is_file() and f.suffix in (".json", ".png", ".html"):
+            shutil.copyfile(f, target / f.name)
+    return target
 
 
 @eval_app.command("fingers")

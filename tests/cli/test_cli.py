@@ -118,6 +118,12 @@ def test_eval_faces_both_modes(cli, tmp_path):
     for key in ("calibration", "threshold", "fpir_target", "gallery_size_curve"):
         assert key in results
     assert (out / "det.png").stat().st_size > 1000 and (out / "report.html").exists()
+    # published where the console's accuracy page reads the latest evaluation
+    from fieldid.web.api import latest_evaluation
+
+    latest = latest_evaluation(tmp_path / "data")
+    assert latest is not None and latest["source"] == "eval/os/results.json"
+    assert latest["summary"]["rank1"] == results["rank1"]
 
     pairs = tmp_path / "pairs.txt"
     lines = ["2\t2"]
