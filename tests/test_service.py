@@ -69,7 +69,7 @@ def test_enrol_then_identify_the_same_person(service, agency, gallery):
     assert top.expected_false_candidates == pytest.approx(2 * top.fmr)
     assert result.gallery_size == 2
     assert result.operating_point.fpir_target == 0.01
-    assert result.calibration.model_id == "dlib-resnet-v1@1"
+    assert result.calibration.model_id == "dlib-resnet-v1-flip@1"
     assert result.quality.acceptable_for_search
     assert all(c.identity_id != "" for c in result.candidates)
 
@@ -123,7 +123,7 @@ def test_every_search_is_audited_with_its_context(service, agency, gallery):
     payload = json.loads(row.payload)
     assert row.actor_id == agency.officer.user_id and row.agency_id == "agency-a"
     assert row.purpose == "criminal_investigation" and row.case_number == "CASE-2026-001"
-    assert payload["gallery_size"] == 1 and payload["model_id"] == "dlib-resnet-v1@1"
+    assert payload["gallery_size"] == 1 and payload["model_id"] == "dlib-resnet-v1-flip@1"
     assert payload["candidates"][0]["identity_id"] == result.candidates[0].identity_id
     assert payload["calibration_version"] == result.calibration.version
     assert search is not None and search.outcome == "candidates"
@@ -264,7 +264,7 @@ def test_index_is_rebuilt_from_the_database_after_a_lost_snapshot(service, agenc
 
 def test_orphan_vectors_are_found_and_removed(service, agency, gallery):
     service.enroll(agency.officer, "watchlist", [img("person_a_1.jpg")], INFO)
-    space = space_key(gallery.id, "dlib-resnet-v1@1")
+    space = space_key(gallery.id, "dlib-resnet-v1-flip@1")
     service.index.add(space, np.array([999_999]), np.ones((1, 128), np.float32) / np.sqrt(128))
     check = service.reconcile(repair=False)
     assert check.orphan_vectors == 1 and not check.consistent

@@ -154,7 +154,7 @@ def test_calibrate_command(cli, tmp_path):
     from fieldid.calibration_io import load_calibration
 
     cal = load_calibration(out)
-    assert cal.model_id == "dlib-resnet-v1@1" and cal.genuine_pairs == 60 and cal.impostor_pairs == 375
+    assert cal.model_id == "dlib-resnet-v1-flip@1" and cal.genuine_pairs == 60 and cal.impostor_pairs == 375
 
 
 def _shared_fvc():

@@ -92,7 +92,7 @@ def test_service_enrols_and_identifies_with_the_onnx_model(tmp_path, clock):
     loader = FaceModelLoader(settings)
     assert not loader.loaded  # nothing loads until first use
     model_id = loader.embedder_model_id
-    assert loader.loaded and model_id.startswith("onnx-tiny@")
+    assert loader.loaded and model_id.startswith("onnx-tiny-flip@")  # flip-averaged by default
     # An operator calibrates a new model before use; here a synthetic table stands in for that step.
     rng = np.random.default_rng(0)
     save_calibration(build_calibration(rng.normal(0.9, 0.03, 1000), rng.normal(0.5, 0.1, 100_000),

@@ -56,4 +56,8 @@ class FaceModelLoader:
             from fieldid.models.dlib_models import DlibEmbedder
 
             embedder = DlibEmbedder()
+        if s.face_flip_average:
+            from fieldid.core.face.embed import FlipAveraged
+
+            embedder = FlipAveraged(embedder)
         return FaceModels(detectors=tuple(detectors), landmarks=DlibLandmarks(), embedder=embedder)

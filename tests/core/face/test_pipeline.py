@@ -32,7 +32,7 @@ def test_embedding_is_unit_128d_and_separates_people(models):
     for tpl in t.values():
         assert tpl.embedding.shape == (128,) and tpl.embedding.dtype == np.float32
         assert np.linalg.norm(tpl.embedding) == pytest.approx(1.0, abs=1e-5)
-        assert tpl.model == "dlib-resnet-v1@1"
+        assert tpl.model == "dlib-resnet-v1-flip@1"  # the default: flip-averaged dlib ResNet
         assert not tpl.embedding.flags.writeable
     same = [float(t[f"person_{p}_1"].embedding @ t[f"person_{p}_2"].embedding) for p in "abc"]
     different = [float(t[f"person_{p}_1"].embedding @ t[f"person_{q}_1"].embedding)
@@ -139,3 +139,17 @@ def test_trace_sink_sees_each_stage(models):
     stages = []
     extract_face(rgb("person_a_1.jpg"), models, trace=lambda name, value: stages.append(name))
     assert stages == ["detections", "chosen", "landmarks", "chip", "quality", "embedding"]
+
+
+def test_flip_averaging_is_mirror_invariant_and_names_its_model(models):
+    from fieldid.core.face.embed import FlipAveraged
+
+    flip = models.embedder
+    assert isinstance(flip, FlipAveraged) and flip.model_id == "dlib-resnet-v1-flip@1"
+    captured = {}
+    extract_face(rgb("person_a_1.jpg"), models, trace=lambda stage, v: captured.setdefault(stage, v))
+    chip = captured["chip"]
+    both = flip.embed(np.stack([chip, chip[:, ::-1]]))
+    assert float(both[0] @ both[1]) == pytest.approx(1.0, abs=1e-5)  # a face and its mirror: one vector
+    plain = flip.inner.embed(chip[np.newaxis])[0]
+    assert 0.9 < float(plain @ both[0]) < 0.99999

