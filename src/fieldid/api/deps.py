@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from fastapi import Depends, Request, UploadFile
+from fastapi import Depends, File, Form, Request, UploadFile
 
 from fieldid.errors import ImageTooLarge, InvalidRequest, Unauthenticated
 from fieldid.governance.actor import Actor
@@ -59,13 +59,20 @@ def split_list(values: list[str] | None) -> list[str]:
     return out
 
 
-def read_fingers(
-    uploads: list[UploadFile] | None, positions: list[str] | None, capture: str, ppi: int, limit: int
+def finger_uploads(
+    fingers: list[UploadFile] | None = File(
+        None, description="Fingerprint images: contact scans or contactless phone photos (see finger_capture)."),
+    finger_positions: list[str] | None = Form(
+        None, description="ANSI/NIST finger position per finger image (1 right thumb … 10 left little, 0 unknown); "
+        "repeat or comma-separate; one per image, or none for unknown fingers."),
+    finger_capture: str = Form("contact", pattern="^(contact|contactless)$",
+                               description="contact: scanner/ink prints; contactless: phone photos of fingers."),
+    finger_ppi: int = Form(500, ge=250, le=1500, description="Resolution of contact scans."),
+    service: FieldID = Depends(get_service),
 ) -> list[FingerInput]:
-    """Finger uploads with their ANSI/NIST positions (repeated or comma-separated; one per image,
-    or none for unknown fingers)."""
-    uploads = uploads or []
-    codes = split_list(positions)
+    """The finger images of a request (a dependency shared by enrolment and search routes)."""
+    uploads = fingers or []
+    codes = split_list(finger_positions)
     if codes and len(codes) != len(uploads):
         raise InvalidRequest("Give one finger position per finger image (or none).", field="finger_positions")
     try:
@@ -74,6 +81,6 @@ def read_fingers(
         raise InvalidRequest("Finger positions are numbers 0–10.", field="finger_positions") from None
     out = []
     for upload, position in zip(uploads, numbers, strict=True):
-        image = read_upload(upload, limit)
-        out.append(FingerInput(image.data, position, capture == "contactless", image.filename or "", ppi))
+        image = read_upload(upload, service.settings.max_image_bytes)
+        out.append(FingerInput(image.data, position, finger_capture == "contactless", image.filename or "", finger_ppi))
     return out

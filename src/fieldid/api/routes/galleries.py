@@ -7,7 +7,8 @@ from datetime import datetime
 from fastapi import APIRouter, Depends, File, Form, Query, Response, UploadFile
 
 from fieldid.api import schemas
-from fieldid.api.deps import get_service, read_fingers, read_upload, require
+from fieldid.api.deps import get_service, finger_uploads, read_upload, require
+from fieldid.fingers import FingerInput
 from fieldid.governance.actor import Actor
 from fieldid.governance.roles import Permission
 from fieldid.service import EnrollmentInfo, FieldID
@@ -59,19 +60,11 @@ def enroll(
     source: str = Form("", max_length=200),
     captured_at: datetime | None = Form(None),
     on_duplicate: str = Form("report", pattern="^(report|reject)$"),
-    fingers: list[UploadFile] | None = File(None, description="Fingerprint images: contact scans or contactless "
-                                             "phone photos (see finger_capture)."),
-    finger_positions: list[str] | None = Form(None, description="ANSI/NIST finger position per finger image "
-                                              "(1 right thumb … 10 left little, 0 unknown); repeat or comma-separate."),
-    finger_capture: str = Form("contact", pattern="^(contact|contactless)$",
-                               description="contact: scanner/ink prints; contactless: phone photos of fingers."),
-    finger_ppi: int = Form(500, ge=250, le=1500, description="Resolution of contact scans."),
     actor: Actor = Depends(require(Permission.ENROLL)),
+    prints: list[FingerInput] = Depends(finger_uploads),
     service: FieldID = Depends(get_service),
 ) -> object:
-    limit = service.settings.max_image_bytes
-    inputs = [read_upload(u, limit) for u in images or []]
-    prints = read_fingers(fingers, finger_positions, finger_capture, finger_ppi, limit)
+    inputs = [read_upload(u, service.settings.max_image_bytes) for u in images or []]
     info = EnrollmentInfo(display_name=display_name, subject_key=subject_key, source=source,
                           legal_basis=legal_basis, captured_at=_aware(captured_at))
     return service.enroll(actor, gallery, inputs, info, on_duplicate=on_duplicate, fingers=prints)
@@ -90,19 +83,11 @@ def add_samples(
     legal_basis: str = Form(..., min_length=1, max_length=200),
     source: str = Form("", max_length=200),
     captured_at: datetime | None = Form(None),
-    fingers: list[UploadFile] | None = File(None, description="Fingerprint images: contact scans or contactless "
-                                             "phone photos (see finger_capture)."),
-    finger_positions: list[str] | None = Form(None, description="ANSI/NIST finger position per finger image "
-                                              "(1 right thumb … 10 left little, 0 unknown); repeat or comma-separate."),
-    finger_capture: str = Form("contact", pattern="^(contact|contactless)$",
-                               description="contact: scanner/ink prints; contactless: phone photos of fingers."),
-    finger_ppi: int = Form(500, ge=250, le=1500, description="Resolution of contact scans."),
     actor: Actor = Depends(require(Permission.ENROLL)),
+    prints: list[FingerInput] = Depends(finger_uploads),
     service: FieldID = Depends(get_service),
 ) -> object:
-    limit = service.settings.max_image_bytes
-    inputs = [read_upload(u, limit) for u in images or []]
-    prints = read_fingers(fingers, finger_positions, finger_capture, finger_ppi, limit)
+    inputs = [read_upload(u, service.settings.max_image_bytes) for u in images or []]
     info = EnrollmentInfo(source=source, legal_basis=legal_basis, captured_at=_aware(captured_at))
     return service.add_samples(actor, identity_id, inputs, info, fingers=prints)
 

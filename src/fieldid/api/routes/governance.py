@@ -9,7 +9,8 @@ from datetime import datetime
 from fastapi import APIRouter, Depends, File, Form, Query, Response, UploadFile
 
 from fieldid.api import schemas
-from fieldid.api.deps import current_actor, get_service, read_fingers, read_upload, require
+from fieldid.api.deps import current_actor, get_service, finger_uploads, read_upload, require
+from fieldid.fingers import FingerInput
 from fieldid.governance.actor import Actor
 from fieldid.governance.roles import Permission
 from fieldid.service import FieldID, SearchContext
@@ -26,16 +27,11 @@ def identify_federated(
     authorization_ref: str | None = Form(None, max_length=200),
     justification: str = Form("", max_length=4000, description="Why every gallery in reach must be searched."),
     top_k: int | None = Form(None, ge=1, le=50),
-    fingers: list[UploadFile] | None = File(None, description="Fingerprint images."),
-    finger_positions: list[str] | None = Form(None, description="ANSI/NIST position per finger image."),
-    finger_capture: str = Form("contact", pattern="^(contact|contactless)$"),
-    finger_ppi: int = Form(500, ge=250, le=1500),
     actor: Actor = Depends(require(Permission.SEARCH_FEDERATED)),
+    prints: list[FingerInput] = Depends(finger_uploads),
     service: FieldID = Depends(get_service),
 ) -> object:
-    limit = service.settings.max_image_bytes
-    probe = read_upload(image, limit).data if image is not None else None
-    prints = read_fingers(fingers, finger_positions, finger_capture, finger_ppi, limit)
+    probe = read_upload(image, service.settings.max_image_bytes).data if image is not None else None
     ctx = SearchContext(purpose, case_number, legal_basis, authorization_ref, justification)
     return service.identify_federated(actor, probe, ctx, top_k=top_k, fingers=prints)
 

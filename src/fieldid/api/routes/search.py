@@ -5,7 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, File, Form, UploadFile
 
 from fieldid.api import schemas
-from fieldid.api.deps import get_service, read_fingers, read_upload, require, split_list
+from fieldid.api.deps import get_service, finger_uploads, read_upload, require, split_list
+from fieldid.fingers import FingerInput
 from fieldid.governance.actor import Actor
 from fieldid.governance.roles import Permission
 from fieldid.service import FieldID, SearchContext
@@ -23,19 +24,11 @@ def identify(
     authorization_ref: str | None = Form(None, max_length=200),
     top_k: int | None = Form(None, ge=1, le=50),
     investigative: bool = Form(False, description="Also list leads under the threshold (labelled)."),
-    fingers: list[UploadFile] | None = File(None, description="Fingerprint images: contact scans or contactless "
-                                             "phone photos (see finger_capture)."),
-    finger_positions: list[str] | None = Form(None, description="ANSI/NIST finger position per finger image "
-                                              "(1 right thumb … 10 left little, 0 unknown); repeat or comma-separate."),
-    finger_capture: str = Form("contact", pattern="^(contact|contactless)$",
-                               description="contact: scanner/ink prints; contactless: phone photos of fingers."),
-    finger_ppi: int = Form(500, ge=250, le=1500, description="Resolution of contact scans."),
     actor: Actor = Depends(require(Permission.SEARCH)),
+    prints: list[FingerInput] = Depends(finger_uploads),
     service: FieldID = Depends(get_service),
 ) -> object:
-    limit = service.settings.max_image_bytes
-    probe = read_upload(image, limit).data if image is not None else None
-    prints = read_fingers(fingers, finger_positions, finger_capture, finger_ppi, limit)
+    probe = read_upload(image, service.settings.max_image_bytes).data if image is not None else None
     ctx = SearchContext(purpose, case_number, legal_basis, authorization_ref)
     return service.identify(actor, split_list(galleries), probe, ctx, top_k=top_k, investigative=investigative,
                             fingers=prints)
