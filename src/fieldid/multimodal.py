@@ -18,7 +18,6 @@ from fieldid.fingers import FingerInput, PreparedFinger, prepare_fingers
 from fieldid.governance.actor import Actor
 from fieldid.governance.roles import Permission
 from fieldid.imaging import DecodedImage
-from fieldid.records import LookupResult
 from fieldid.result_views import (
     _calibration_ref,
     _candidate_view,
@@ -142,10 +141,7 @@ class MultiModalOps:
                 sample_id = found[usable[0]][c.key][1] if c.key in found[usable[0]] else best[1]
                 candidates.append(replace(_candidate_view(c, ident, by_id[ident.gallery_id].name, sample_id, names),
                                           comparisons=detail[c.key]))
-        lookup = LookupResult({}, ())
-        if candidates and actor.can(Permission.RECORDS_READ):
-            lookup = self.records.records_for(actor, [c.identity_id for c in candidates], federated=federated)
-            candidates = [replace(c, records=lookup.records_by_identity.get(c.identity_id, ())) for c in candidates]
+        candidates, lookup = self._with_records(actor, candidates, federated)
         kinds = {parts[i][0] for i in usable} or {parts[0][0]}
         result = IdentifyResult(
             search_id=str(uuid.uuid4()),

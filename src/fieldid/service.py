@@ -40,19 +40,22 @@ from fieldid.errors import (
     SearchNotFound,
     TrainingModeViolation,
 )
+from fieldid.fingers import FingerInput, PreparedFinger, finger_template_row, prepare_fingers
 from fieldid.governance.actor import Actor
 from fieldid.governance.admin import AdminOps
+from fieldid.governance.audit import Event, EventType, append_event
 from fieldid.governance.auth import ApiKeyAuthenticator
 from fieldid.governance.oversight import OversightOps
 from fieldid.governance.purpose import AuthorizationOps, RateLimiter, alert_event, check_authorization
 from fieldid.governance.redress import RedressOps
 from fieldid.governance.retention import RetentionOps
 from fieldid.governance.review import ReviewOps
-from fieldid.governance.sharing import SharingOps, active_agreements, reachable_galleries, searchable_gallery
-from fieldid.governance.audit import Event, EventType, append_event
 from fieldid.governance.roles import Permission
-from fieldid.fingers import FingerInput, PreparedFinger, finger_template_row, prepare_fingers
+from fieldid.governance.sharing import SharingOps, active_agreements, reachable_galleries, searchable_gallery
 from fieldid.imaging import DecodedImage, decode_image, encode_jpeg
+from fieldid.models.registry import FaceModelLoader
+from fieldid.multimodal import MultiModalOps
+from fieldid.records import LookupResult, RecordBroker, SourceHealth, SourceView, record_access_event
 from fieldid.result_views import (
     _calibration_ref,
     _candidate_view,
@@ -60,9 +63,6 @@ from fieldid.result_views import (
     _quality_view,
     _training_feedback,
 )
-from fieldid.models.registry import FaceModelLoader
-from fieldid.multimodal import MultiModalOps
-from fieldid.records import LookupResult, RecordBroker, SourceHealth, SourceView, record_access_event
 from fieldid.storage import repo
 from fieldid.storage.base import VectorIndex, space_key
 from fieldid.storage.reconcile import ReconcileReport, reconcile_index
@@ -70,6 +70,7 @@ from fieldid.storage.sql import SqlStore
 from fieldid.storage.tables import Agency, Gallery, Identity, ProbeImage, Sample, Search, Template
 from fieldid.types import FaceTemplate, Modality
 from fieldid.views import (
+    CandidateView,
     DuplicateView,
     EnrollResult,
     GalleryView,
@@ -761,10 +762,7 @@ class FieldID(MultiModalOps, AdminOps, SharingOps, AuthorizationOps, ReviewOps, 
                     continue
                 candidates.append(_candidate_view(c, ident, by_id[ident.gallery_id].name, rows[c.key].sample_id,
                                                   names))
-        lookup = LookupResult({}, ())
-        if candidates and actor.can(Permission.RECORDS_READ):
-            lookup = self.records.records_for(actor, [c.identity_id for c in candidates], federated=federated)
-            candidates = [replace(c, records=lookup.records_by_identity.get(c.identity_id, ())) for c in candidates]
+        candidates, lookup = self._with_records(actor, candidates, federated)
         result = IdentifyResult(
             search_id=str(uuid.uuid4()),
             created_at=self._now(),
@@ -789,6 +787,16 @@ class FieldID(MultiModalOps, AdminOps, SharingOps, AuthorizationOps, ReviewOps, 
         )
         self._record_search(actor, ctx, result, decoded, "identify", lookup)
         return result
+
+    def _with_records(
+        self, actor: Actor, candidates: list[CandidateView], federated: bool
+    ) -> tuple[list[CandidateView], LookupResult]:
+        """The candidates with their linked records (for roles that may read records), and how
+        every source in reach answered; no lookup at all when there is no candidate."""
+        if not candidates or not actor.can(Permission.RECORDS_READ):
+            return candidates, LookupResult({}, ())
+        lookup = self.records.records_for(actor, [c.identity_id for c in candidates], federated=federated)
+        return [replace(c, records=lookup.records_by_identity.get(c.identity_id, ())) for c in candidates], lookup
 
     def _rate_check(self, actor: Actor) -> None:
         decision = self.rate_limiter.hit(actor.user_id, self._now())
