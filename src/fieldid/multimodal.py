@@ -3,7 +3,6 @@ by every part, fused as log-likelihood ratios (a mixin of :class:`fieldid.servic
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
@@ -19,7 +18,6 @@ from fieldid.governance.actor import Actor
 from fieldid.governance.roles import Permission
 from fieldid.imaging import DecodedImage
 from fieldid.result_views import (
-    _calibration_ref,
     _candidate_view,
     _finger_quality_view,
     _quality_view,
@@ -29,7 +27,7 @@ from fieldid.storage import repo
 from fieldid.storage.base import space_key
 from fieldid.storage.tables import Gallery, Identity, Template
 from fieldid.types import FaceTemplate, QualityReport
-from fieldid.views import ComparisonView, ComponentView, IdentifyResult, OperatingPointView
+from fieldid.views import ComparisonView, ComponentView, IdentifyResult
 
 if TYPE_CHECKING:
     from fieldid.service import FieldID, SearchContext
@@ -141,33 +139,13 @@ class MultiModalOps:
                 sample_id = found[usable[0]][c.key][1] if c.key in found[usable[0]] else best[1]
                 candidates.append(replace(_candidate_view(c, ident, by_id[ident.gallery_id].name, sample_id, names),
                                           comparisons=detail[c.key]))
-        candidates, lookup = self._with_records(actor, candidates, federated)
         kinds = {parts[i][0] for i in usable} or {parts[0][0]}
-        result = IdentifyResult(
-            search_id=str(uuid.uuid4()),
-            created_at=self._now(),
-            outcome=decision.outcome.value,
+        return self._finish_search(
+            actor, ctx, galleries, n, point, decision.outcome.value, candidates, reasons,
             modality="+".join(sorted(kinds)),
-            galleries=tuple(gallery_ids),
-            gallery_size=n,
-            gallery_versions={g.id: g.version for g in galleries},
-            operating_point=OperatingPointView(point.threshold, point.threshold_fmr, point.fpir_target, n),
-            candidates=tuple(candidates),
-            reasons=tuple(reasons),
             quality=_quality_view(face) if face is not None else _finger_quality_view(prints[0]),
-            model_id=cal.model_id,
-            calibration=_calibration_ref(cal),
-            purpose=ctx.purpose,
-            case_number=ctx.case_number,
-            training=actor.training_mode,
-            demo=self.settings.demo or any(g.kind == "demo" for g in galleries),
-            investigative=investigative,
-            federated=federated,
-            record_sources=lookup.statuses,
-            components=components,
-        )
-        self._record_search(actor, ctx, result, decoded, "identify", lookup)
-        return result
+            cal=cal, model_id=cal.model_id, investigative=investigative, federated=federated, decoded=decoded,
+            components=components)
 
     def _face_scores(self: FieldID, s: Session, face: FaceTemplate, identity_ids: Sequence[str]) -> dict[str, tuple[float, str]]:
         best: dict[str, tuple[float, str]] = {}

@@ -25,7 +25,7 @@ from fieldid.config import Settings
 from fieldid.core.calibration import Calibration
 from fieldid.core.face import extract_face
 from fieldid.core.params import FaceParams, SearchParams
-from fieldid.core.policy import Hit, Outcome, assess, decide, operating_point, strength_of
+from fieldid.core.policy import Hit, OperatingPoint, Outcome, assess, decide, operating_point, strength_of
 from fieldid.errors import (
     FieldIDError,
     GalleryExists,
@@ -71,12 +71,14 @@ from fieldid.storage.tables import Agency, Gallery, Identity, ProbeImage, Sample
 from fieldid.types import FaceTemplate, Modality
 from fieldid.views import (
     CandidateView,
+    ComponentView,
     DuplicateView,
     EnrollResult,
     GalleryView,
     IdentifyResult,
     IdentityView,
     OperatingPointView,
+    QualityView,
     RejectedImage,
     SampleView,
     VerifyResult,
@@ -762,20 +764,36 @@ class FieldID(MultiModalOps, AdminOps, SharingOps, AuthorizationOps, ReviewOps, 
                     continue
                 candidates.append(_candidate_view(c, ident, by_id[ident.gallery_id].name, rows[c.key].sample_id,
                                                   names))
-        candidates, lookup = self._with_records(actor, candidates, federated)
+        return self._finish_search(
+            actor, ctx, galleries, n, point, decision.outcome.value, candidates, reasons,
+            modality=Modality.FACE.value, quality=_quality_view(template), cal=cal, model_id=template.model,
+            investigative=investigative, federated=federated, decoded=decoded)
+
+    def _finish_search(
+        self, actor: Actor, ctx: SearchContext, galleries: list[Gallery], n: int, point: OperatingPoint, outcome: str,
+        candidates: list[CandidateView], reasons: Sequence[str], *, modality: str, quality: QualityView,
+        cal: Calibration, model_id: str, investigative: bool, federated: bool, decoded: DecodedImage,
+        components: tuple[ComponentView, ...] = (),
+    ) -> IdentifyResult:
+        """Attach the candidates' linked records (for roles that may read records; no lookup
+        without candidates), build the result and put the search on the record."""
+        lookup = LookupResult({}, ())
+        if candidates and actor.can(Permission.RECORDS_READ):
+            lookup = self.records.records_for(actor, [c.identity_id for c in candidates], federated=federated)
+            candidates = [replace(c, records=lookup.records_by_identity.get(c.identity_id, ())) for c in candidates]
         result = IdentifyResult(
             search_id=str(uuid.uuid4()),
             created_at=self._now(),
-            outcome=decision.outcome.value,
-            modality=Modality.FACE.value,
+            outcome=outcome,
+            modality=modality,
             galleries=tuple(g.id for g in galleries),
             gallery_size=n,
             gallery_versions={g.id: g.version for g in galleries},
             operating_point=OperatingPointView(point.threshold, point.threshold_fmr, point.fpir_target, n),
             candidates=tuple(candidates),
             reasons=tuple(reasons),
-            quality=_quality_view(template),
-            model_id=template.model,
+            quality=quality,
+            model_id=model_id,
             calibration=_calibration_ref(cal),
             purpose=ctx.purpose,
             case_number=ctx.case_number,
@@ -784,19 +802,10 @@ class FieldID(MultiModalOps, AdminOps, SharingOps, AuthorizationOps, ReviewOps, 
             investigative=investigative,
             federated=federated,
             record_sources=lookup.statuses,
+            components=components,
         )
         self._record_search(actor, ctx, result, decoded, "identify", lookup)
         return result
-
-    def _with_records(
-        self, actor: Actor, candidates: list[CandidateView], federated: bool
-    ) -> tuple[list[CandidateView], LookupResult]:
-        """The candidates with their linked records (for roles that may read records), and how
-        every source in reach answered; no lookup at all when there is no candidate."""
-        if not candidates or not actor.can(Permission.RECORDS_READ):
-            return candidates, LookupResult({}, ())
-        lookup = self.records.records_for(actor, [c.identity_id for c in candidates], federated=federated)
-        return [replace(c, records=lookup.records_by_identity.get(c.identity_id, ())) for c in candidates], lookup
 
     def _rate_check(self, actor: Actor) -> None:
         decision = self.rate_limiter.hit(actor.user_id, self._now())
