@@ -655,15 +655,25 @@ def keys_status() -> None:
             console.print("encryption at rest is [red]off[/] (encrypt_at_rest = false)")
             return
         usage = raw_key_usage(store, store.keyring)
-        table = Table("key id", "role", "stored values")
+        index_usage = _index_file_keys(state.settings)
+        table = Table("key id", "role", "stored values", "index files")
         ids = [k.id.hex() for k in store.keyring.keys]
-        for kid in [*ids, *sorted(set(usage) - set(ids))]:
+        for kid in [*ids, *sorted((set(usage) | set(index_usage)) - set(ids))]:
             role = "current" if kid == ids[0] else ("older" if kid in ids else "[red]unknown[/]" if kid != "plain"
                                                     else "[yellow]not encrypted[/]")
-            table.add_row(kid, role, f"{usage.get(kid, 0):,}")
+            table.add_row(kid, role, f"{usage.get(kid, 0):,}", f"{index_usage.get(kid, 0):,}")
         console.print(table)
     finally:
         store.dispose()
+
+
+def _index_file_keys(settings: Settings) -> dict[str, int]:
+    """Which key encrypts how many FAISS index files (empty for other index backends)."""
+    if settings.index_backend != "faiss" or not settings.index_dir.is_dir():
+        return {}
+    from fieldid.storage.faiss_persist import file_keys
+
+    return file_keys(settings.index_dir)
 
 
 @keys_app.command("rotate")
@@ -698,9 +708,16 @@ def keys_rotate(
         with Progress(console=console) as progress:
             task = progress.add_task("Re-encrypting", total=None)
             n = reencrypt(store, lambda done, total: progress.update(task, completed=done, total=total))
+        rewritten = 0
+        if settings.index_backend == "faiss" and settings.index_dir.is_dir():
+            from fieldid.storage.faiss_persist import reencrypt_files
+
+            rewritten = reencrypt_files(settings.index_dir, store.keyring)
         usage = raw_key_usage(store, store.keyring)
+        for kid, count in _index_file_keys(settings).items():
+            usage[kid] += count
         stale = {k: v for k, v in usage.items() if k != ring.current_id.hex()}
-        console.print(f"re-encrypted {n:,} rows with key {ring.current_id.hex()}")
+        console.print(f"re-encrypted {n:,} rows and {rewritten:,} index files with key {ring.current_id.hex()}")
         if drop_old:
             if stale:
                 err.print(f"[red]not dropping older keys: values still under {stale}[/]")

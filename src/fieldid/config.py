@@ -293,8 +293,9 @@ class Settings(BaseSettings):
     )
     encrypt_at_rest: bool = Field(
         True,
-        description="Encrypt enrolment thumbnails, probe images and templates in the database with "
-        "AES-256-GCM (keys: data_keys / data_keys_file; rotate with `fieldid keys rotate`).",
+        description="Encrypt enrolment thumbnails, probe images and templates in the database, and "
+        "the FAISS index files, with AES-256-GCM (keys: data_keys / data_keys_file; rotate with "
+        "`fieldid keys rotate`).",
     )
     data_keys: str | None = Field(
         None,

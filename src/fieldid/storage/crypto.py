@@ -9,8 +9,14 @@ re-encrypted by ``fieldid keys rotate``.
 
 The keyring is a JSON file (``{"keys": [{"id": …, "key": base64}, …]}``, current key first,
 older ones kept for reading until a rotation has re-encrypted every row) or the same JSON in
-``FIELDID_DATA_KEYS``. The FAISS index files hold search vectors in the clear: keep the data
-directory on an encrypted volume (docs/operations in the README).
+``FIELDID_DATA_KEYS``.
+
+Files (the FAISS index's vectors and graphs) are encrypted with the same keyring in a chunked
+format, so a multi-gigabyte index is never copied whole in memory to encrypt it:
+``FILE_MAGIC || key id (8) || nonce prefix (8)``, then records ``length (4, big-endian) ||
+ciphertext+tag``; chunk ``i`` uses the nonce ``prefix || i`` (the top bit set on the last
+chunk) and the header as associated data, so reordered, truncated or spliced files fail
+authentication.
 """
 
 from __future__ import annotations
@@ -19,8 +25,10 @@ import base64
 import json
 import os
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -30,6 +38,10 @@ from sqlalchemy.types import TypeDecorator
 from fieldid.errors import StorageError
 
 MAGIC = b"\x00FE1"
+FILE_MAGIC = b"\x00FEF1"
+#: Plaintext bytes per encrypted file chunk.
+FILE_CHUNK = 8 << 20
+_LAST = 0x8000_0000
 _KEY_ID = 8
 _NONCE = 12
 _ATTR = "_fieldid_keyring"
@@ -37,6 +49,10 @@ _ATTR = "_fieldid_keyring"
 
 class DataKeyError(StorageError):
     code = "data_key_error"
+
+
+class CorruptFileError(DataKeyError, ValueError):
+    """An encrypted file that is truncated or fails authentication (damaged, not misconfigured)."""
 
 
 @dataclass(frozen=True)
@@ -88,6 +104,50 @@ class Keyring:
             return None
         return bytes(blob[len(MAGIC) : len(MAGIC) + _KEY_ID])
 
+    # -- encrypted files ---------------------------------------------------------------------
+    def write_file(self, fh: BinaryIO, parts: Iterable[bytes | memoryview]) -> None:
+        """Write ``parts`` (concatenated) to ``fh`` encrypted with the current key, chunk by chunk."""
+        prefix = secrets.token_bytes(8)
+        header = FILE_MAGIC + self._current.id + prefix
+        fh.write(header)
+        aead, counter, pending = self._current_aead, 0, None
+        for part in parts:
+            view = memoryview(part).cast("B")
+            for start in range(0, len(view), FILE_CHUNK):
+                if pending is not None:
+                    fh.write(_seal(aead, prefix, counter, header, pending, last=False))
+                    counter += 1
+                pending = view[start : start + FILE_CHUNK]
+        fh.write(_seal(aead, prefix, counter, header, pending if pending is not None else b"", last=True))
+
+    def read_file(self, fh: BinaryIO) -> bytearray:
+        """The plaintext of an encrypted file open at its start (see :meth:`write_file`)."""
+        size = os.fstat(fh.fileno()).st_size
+        head = len(FILE_MAGIC)
+        header = fh.read(head + _KEY_ID + 8)
+        if len(header) < head + _KEY_ID + 8 or not header.startswith(FILE_MAGIC):
+            raise DataKeyError("Not an encrypted FieldID file.")
+        key_id, prefix = header[head : head + _KEY_ID], header[head + _KEY_ID :]
+        aead = self._by_id.get(key_id)
+        if aead is None:
+            raise DataKeyError(f"A file is encrypted with key {key_id.hex()}, which is not in the keyring.")
+        out, pos, counter = bytearray(), len(header), 0
+        while True:
+            length = fh.read(4)
+            body = fh.read(int.from_bytes(length, "big")) if len(length) == 4 else b""
+            if len(length) != 4 or len(body) != int.from_bytes(length, "big"):
+                raise CorruptFileError("An encrypted file is truncated.")
+            pos += 4 + len(body)
+            last = pos >= size
+            try:
+                out += aead.decrypt(_nonce(prefix, counter, last), body, header)
+            except InvalidTag:
+                raise CorruptFileError("An encrypted file failed authentication: tampered, damaged or "
+                                       "truncated.") from None
+            if last:
+                return out
+            counter += 1
+
     # -- files -----------------------------------------------------------------------------
     def to_json(self) -> str:
         return json.dumps({"format": "fieldid-data-keys/1", "keys": [
@@ -114,6 +174,28 @@ class Keyring:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+
+
+def _nonce(prefix: bytes, counter: int, last: bool) -> bytes:
+    if counter >= _LAST:
+        raise DataKeyError("File too large to encrypt in one piece.")
+    return prefix + (counter | (_LAST if last else 0)).to_bytes(4, "big")
+
+
+def _seal(aead: AESGCM, prefix: bytes, counter: int, header: bytes, chunk: bytes | memoryview, *, last: bool) -> bytes:
+    sealed = aead.encrypt(_nonce(prefix, counter, last), bytes(chunk), header)
+    return len(sealed).to_bytes(4, "big") + sealed
+
+
+def is_encrypted_file(head: bytes) -> bool:
+    return bytes(head[: len(FILE_MAGIC)]) == FILE_MAGIC
+
+
+def file_key_id(path: Path) -> bytes | None:
+    """The key id an encrypted file was written with (None: a plain file)."""
+    with open(path, "rb") as fh:
+        head = fh.read(len(FILE_MAGIC) + _KEY_ID)
+    return head[len(FILE_MAGIC) :] if is_encrypted_file(head) and len(head) == len(FILE_MAGIC) + _KEY_ID else None
 
 
 def load_keyring(path: Path, *, env: str | None, create: bool) -> Keyring:

@@ -2,23 +2,35 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from fieldid.config import Settings
 from fieldid.storage.base import VectorIndex
 from fieldid.storage.sql import SqlStore
 
+if TYPE_CHECKING:
+    from fieldid.storage.crypto import Keyring
+
+
+def data_keyring(settings: Settings) -> Keyring | None:
+    """The data keyring when encryption at rest is on (created in development and test;
+    production refuses to start without one)."""
+    from fieldid.storage.crypto import load_keyring
+
+    if not settings.encrypt_at_rest:
+        return None
+    return load_keyring(settings.resolved_data_keys_file, env=settings.data_keys,
+                        create=settings.environment != "production")
+
 
 def open_store(settings: Settings, *, migrate: bool = True) -> SqlStore:
     """The relational store of the settings, with its data keyring when encryption at rest is on."""
-    from fieldid.storage.crypto import load_keyring
-
-    keyring = None
-    if settings.encrypt_at_rest:
-        keyring = load_keyring(settings.resolved_data_keys_file, env=settings.data_keys,
-                               create=settings.environment != "production")
-    return SqlStore(settings.resolved_database_url, migrate=migrate, keyring=keyring)
+    return SqlStore(settings.resolved_database_url, migrate=migrate, keyring=data_keyring(settings))
 
 
 def make_index(settings: Settings) -> VectorIndex:
+    """The vector index of the settings; with encryption at rest, the FAISS files (vectors and
+    graphs) are encrypted with the data keyring too."""
     if settings.index_backend == "memory":
         from fieldid.storage.memory_index import MemoryIndex
 
@@ -32,4 +44,4 @@ def make_index(settings: Settings) -> VectorIndex:
     from fieldid.storage.faiss_index import FaissIndex
 
     policy = AnnPolicy.from_settings(settings)
-    return FaissIndex(settings.index_dir, save_every=settings.index_save_every, policy=policy)
+    return FaissIndex(settings.index_dir, save_every=settings.index_save_every, policy=policy, keyring=data_keyring(settings))

@@ -27,12 +27,16 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import faiss
 import numpy as np
 
 from fieldid.errors import InvalidRequest
 from fieldid.storage import faiss_persist as files
+
+if TYPE_CHECKING:
+    from fieldid.storage.crypto import Keyring
 from fieldid.storage.ann_build import (
     Tombstones,
     ann_candidates,
@@ -89,8 +93,12 @@ class _Space:
 
 
 class FaissIndex:
-    def __init__(self, directory: Path, save_every: int = 1000, policy: AnnPolicy | None = None) -> None:
+    def __init__(
+        self, directory: Path, save_every: int = 1000, policy: AnnPolicy | None = None,
+        keyring: Keyring | None = None,
+    ) -> None:
         self._dir = Path(directory)
+        self.keyring = keyring  # encrypts the files (vectors, graphs) when set
         self._dir.mkdir(parents=True, exist_ok=True)
         self._save_every = save_every
         self.policy = policy or AnnPolicy()
@@ -108,7 +116,7 @@ class FaissIndex:
         self._gen = max([self._gen, *(int(e.get("gen", 0)) for e in entries.values())])
         for space, entry in entries.items():
             try:
-                loaded = files.read_space(directory, entry)
+                loaded = files.read_space(directory, entry, self.keyring)
             except (RuntimeError, OSError, ValueError) as exc:
                 # A missing/corrupt snapshot is not fatal: reconciliation rebuilds from the DB.
                 log.warning("index space %s not loaded (%s); reconciliation will rebuild it", space, exc)
@@ -133,7 +141,7 @@ class FaissIndex:
                 else:
                     self._gen += 1
                     self._entries[space] = files.write_space(
-                        self._dir, space, self._gen, sp.store, sp.ann, sp.tombstones
+                        self._dir, space, self._gen, sp.store, sp.ann, sp.tombstones, self.keyring
                     )
                 sp.pending = 0
             if due:
@@ -154,7 +162,7 @@ class FaissIndex:
         tmp.mkdir(parents=True)
         with self._lock:
             entries = {
-                space: files.write_space(tmp, space, 1, sp.store, sp.ann, sp.tombstones)
+                space: files.write_space(tmp, space, 1, sp.store, sp.ann, sp.tombstones, self.keyring)
                 for space, sp in self._spaces.items() if sp.store.alive_count
             }
         files.write_manifest(tmp, entries)
