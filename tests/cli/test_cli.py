@@ -197,6 +197,33 @@ def test_eval_fingers(cli, tmp_path):
     assert (tmp_path / "ev" / "det.png").stat().st_size > 1000
 
 
+def test_calibrate_fingers_command(cli, tmp_path):
+    from fieldid.calibration_io import load_calibration
+    from fieldid.eval.fingers import MATCHER_MODEL_ID
+
+    fvc = _shared_fvc()
+    manifest = tmp_path / "prints.csv"
+    too_few = tmp_path / "few.csv"
+    too_few.write_text("path,label\n" + "\n".join(f"{fvc / 'DB2_B' / f'{f}_{i}.tif'},f{f}"
+                                                    for f in (101, 102) for i in (1, 2)) + "\n")
+    refused = cli("calibrate", "fingers", "--manifest", str(too_few), "--out", str(tmp_path / "x.json"),
+                  "--workers", "1", ok=False)
+    assert refused.exit_code != 0 and "Cannot calibrate" in refused.output and not (tmp_path / "x.json").exists()
+
+    fingers = range(101, 111)
+    rows = [f"{fvc / 'DB2_B' / f'{finger}_{i}.tif'},f{finger}" for finger in fingers for i in range(1, 5)]
+    manifest.write_text("path,label\n" + "\n".join(rows) + "\n")
+    out = tmp_path / "finger-cal.json"
+    res = cli("calibrate", "fingers", "--manifest", str(manifest), "--out", str(out), "--workers", "1",
+              "--name", "fvc-test")
+    cal = load_calibration(out)
+    assert cal.model_id == MATCHER_MODEL_ID and cal.dataset == "fvc-test"
+    built = cal.notes["fingers"]
+    assert 0 < built < len(fingers) and cal.genuine_pairs == 6 * built  # 6 pairs per finger of 4 prints
+    assert cal.impostor_pairs > 0 and f"{len(fingers) - built} held out" in res.output
+    assert cal.threshold_at_fmr(1e-3) >= cal.threshold_at_fmr(1e-2)
+
+
 def test_sources_commands(cli):
     listed = cli("sources", "list").output
     assert "No record source" in listed  # none configured outside demo mode
