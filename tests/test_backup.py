@@ -64,3 +64,46 @@ def test_backup_restore_round_trip(tmp_path, face_models):
     (tmp_path / "junk.tar").write_bytes(b"not a tar")
     with pytest.raises(BackupError):
         restore(Settings(data_dir=tmp_path / "fourth", environment="test"), tmp_path / "junk.tar")
+
+
+def test_postgresql_backup_restore_round_trip(tmp_path, face_models):
+    """The same round trip on PostgreSQL (pg_dump inside an exported snapshot, pg_restore in one
+    transaction), into another database and data directory; an occupied database is refused."""
+    from tests.conftest import fresh_pg_database
+
+    with fresh_pg_database() as source_url, fresh_pg_database() as target_url:
+        settings = Settings(data_dir=tmp_path / "live", environment="test", database_url=source_url)
+        svc = _open(settings, face_models)
+        agency = make_agency(svc, "agency-p")
+        g = svc.create_gallery(agency.admin, "kept")
+        ident = svc.enroll(agency.officer, g.id, [ImageInput(face("person_a_1.jpg"), "a.jpg")],
+                           EnrollmentInfo(legal_basis="t")).identity
+        svc.identify(agency.officer, [g.id], face("person_a_2.jpg"), CTX)
+        archive = tmp_path / "pg-backup.tar"
+        manifest = backup(settings, archive, index=svc.index)  # while the service is open
+        # written after the backup: must not be in it
+        svc.enroll(agency.officer, g.id, [ImageInput(face("person_b_1.jpg"), "b.jpg")],
+                   EnrollmentInfo(legal_basis="t"))
+        svc.close()
+        assert manifest["database"] == "postgresql" and manifest["identities"] == 1 and manifest["audit_intact"]
+        with tarfile.open(archive) as tar:
+            assert "fieldid.pgdump" in tar.getnames() and "fieldid.db" not in tar.getnames()
+
+        other = Settings(data_dir=tmp_path / "restored", environment="test", database_url=target_url)
+        other.resolved_data_keys_file.parent.mkdir(parents=True)
+        shutil.copy(settings.resolved_data_keys_file, other.resolved_data_keys_file)
+        with pytest.raises(InvalidRequest):  # a SQLite backup cannot land in PostgreSQL and vice versa
+            restore(Settings(data_dir=tmp_path / "sqlite", environment="test"), archive)
+        result = restore(other, archive)
+        assert result["restored"]["identities"] == 1
+        assert result["restored"]["audit_head_hash"] == manifest["audit_head_hash"]
+        svc = _open(other, face_models)
+        try:
+            found = svc.identify(agency.officer, [g.id], face("person_a_2.jpg"), CTX)
+            assert found.candidates[0].identity_id == ident.id
+        finally:
+            svc.close()
+        with pytest.raises(InvalidRequest):
+            restore(other, archive)  # the database holds tables now
+        again = restore(other, archive, force=True)  # --force replaces them
+        assert again["restored"]["audit_head_hash"] == manifest["audit_head_hash"]

@@ -779,8 +779,9 @@ def keys_rotate(
 
 @app.command("backup")
 def backup_cmd(out: Annotated[Path, typer.Argument(help="Archive to write (.tar).")]) -> None:
-    """Back up the database and the vector index (SQLite + FAISS) into one verified archive.
-    The data keyring is not included: keep it in your secret store."""
+    """Back up the database (SQLite, or PostgreSQL through pg_dump) and the FAISS index into one
+    verified archive; a Milvus index is rebuilt from the database on restore. The data keyring
+    is not included: keep it in your secret store."""
     from fieldid.backup import backup
 
     try:
@@ -798,8 +799,8 @@ def restore_cmd(
     archive: Annotated[Path, typer.Argument(help="Archive written by `fieldid backup`.")],
     force: Annotated[bool, typer.Option(help="Replace an existing database.")] = False,
 ) -> None:
-    """Restore a backup into the data directory, verify checksums, reconcile the index and the
-    audit chain."""
+    """Restore a backup into the configured database and data directory, verify checksums,
+    reconcile the index and the audit chain."""
     from fieldid.backup import restore
 
     try:
