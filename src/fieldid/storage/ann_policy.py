@@ -38,8 +38,8 @@ class AnnPolicy:
     #: A forced ``hnsw``/``ivfpq`` kind still scans exactly below this size (it is faster there).
     ann_min_vectors: int = 10_000
     hnsw_m: int = 32
-    hnsw_ef_construction: int = 80
-    hnsw_ef_search: int = 512
+    hnsw_ef_construction: int = 200
+    hnsw_ef_search: int = 1024
     #: 0 = about √n lists, rounded to a power of two (1024 at 1M, 4096 at 10M).
     ivf_nlist: int = 0
     ivf_nprobe: int = 128

@@ -45,8 +45,8 @@ _QUANTISED = {"HNSW_SQ", "IVF_SQ8"}
 class MilvusOptions:
     index_type: str = "HNSW"
     hnsw_m: int = 32
-    hnsw_ef_construction: int = 80
-    hnsw_ef_search: int = 512
+    hnsw_ef_construction: int = 200
+    hnsw_ef_search: int = 1024
     ivf_nlist: int = 1024
     ivf_nprobe: int = 128
     rescore_factor: int = 30
