@@ -6,6 +6,7 @@ Every field carries a description (a test checks it); environment variables use 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -18,8 +19,6 @@ from fieldid.imaging import ImageLimits
 def default_shared_data() -> Path:
     """The research data sets: $FIELDID_SHARED_DATA, else ``../shared/data`` beside the working
     directory or beside the source checkout, else /work/shared/data."""
-    import os
-
     checkout = Path(__file__).resolve().parents[2]
     candidates = [os.environ.get("FIELDID_SHARED_DATA"), Path.cwd().parent / "shared" / "data",
                   checkout.parent / "shared" / "data", "/work/shared/data"]
@@ -163,6 +162,14 @@ class Settings(BaseSettings):
         description="Embed each aligned face and its mirror image and average the two (test-time "
         "augmentation: 98.50 % → 98.93 % on the dev LFW pairs for ~1.5× the embedding time). Part of the "
         "model id ('…-flip@…'): changing it needs re-enrolment and its own calibration.",
+    )
+    extraction_workers: int = Field(
+        -1,
+        ge=-1,
+        le=64,
+        description="Processes that decode images and extract faces for the server, so one server "
+        "uses several cores (dlib holds Python's GIL: threads cannot). 0 = in the request's thread; "
+        "-1 = one per CPU core, at most 8 (0 when environment is 'test').",
     )
     face_embedder: Literal["dlib", "onnx"] = Field(
         "dlib",
@@ -339,6 +346,12 @@ class Settings(BaseSettings):
     @property
     def resolved_data_keys_file(self) -> Path:
         return self.data_keys_file or self.data_dir / "keys" / "data-keys.json"
+
+    @property
+    def resolved_extraction_workers(self) -> int:
+        if self.extraction_workers >= 0:
+            return self.extraction_workers
+        return 0 if self.environment == "test" else min(8, os.cpu_count() or 1)
 
     @property
     def index_dir(self) -> Path:

@@ -54,11 +54,21 @@ class FieldIDError(Exception):
         self.message = message
         self.details = details
 
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        # Pickled with its details (errors cross process boundaries from extraction workers).
+        return (_rebuild_error, (type(self), self.message, self.details))
+
     def to_dict(self) -> dict[str, Any]:
         body: dict[str, Any] = {"code": self.code, "message": self.message}
         if self.details:
             body["details"] = self.details
         return body
+
+
+def _rebuild_error(cls: type[FieldIDError], message: str, details: dict[str, Any]) -> FieldIDError:
+    err = cls.__new__(cls)
+    FieldIDError.__init__(err, message, **details)
+    return err
 
 
 class InputError(FieldIDError):
@@ -195,6 +205,14 @@ class ModelUnavailable(FieldIDError):
 class StorageError(FieldIDError):
     code = "storage_error"
     http_status = 500
+
+
+class ExtractionUnavailable(FieldIDError):
+    """A face extraction worker process died (out of memory, crash in native code); the pool
+    is restarted and the request can be retried."""
+
+    code = "extraction_unavailable"
+    http_status = 503
 
 
 def all_error_classes() -> list[type[FieldIDError]]:

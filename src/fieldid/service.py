@@ -53,6 +53,7 @@ from fieldid.governance.review import ReviewOps
 from fieldid.governance.roles import Permission
 from fieldid.governance.sharing import SharingOps, active_agreements, reachable_galleries, searchable_gallery
 from fieldid.imaging import DecodedImage, decode_image, encode_jpeg
+from fieldid.extraction_pool import ExtractionPool
 from fieldid.models.registry import FaceModelLoader
 from fieldid.multimodal import MultiModalOps
 from fieldid.records import LookupResult, RecordBroker, SourceHealth, SourceView, record_access_event
@@ -153,6 +154,8 @@ class FieldID(MultiModalOps, AdminOps, SharingOps, AuthorizationOps, ReviewOps, 
         self.api_keys = ApiKeyAuthenticator()
         self.rate_limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_alert_per_hour)
         self._jwt = None
+        workers = settings.resolved_extraction_workers
+        self.extraction_pool = ExtractionPool(settings, self.face_params, workers) if workers > 0 else None
 
     @classmethod
     def open(cls, settings: Settings, *, clock: Clock | None = None, reconcile: bool = True) -> FieldID:
@@ -166,6 +169,8 @@ class FieldID(MultiModalOps, AdminOps, SharingOps, AuthorizationOps, ReviewOps, 
         return service
 
     def close(self) -> None:
+        if self.extraction_pool is not None:
+            self.extraction_pool.close()
         self.records.close()
         self.index.flush(force=True)
         closer = getattr(self.index, "close", None)
@@ -637,6 +642,8 @@ class FieldID(MultiModalOps, AdminOps, SharingOps, AuthorizationOps, ReviewOps, 
                              ctx.authorization_ref, ctx.justification)
 
     def _extract(self, data: bytes, *, jitters: int = 0) -> tuple[DecodedImage, FaceTemplate]:
+        if self.extraction_pool is not None:  # on another core
+            return self.extraction_pool.extract(data, jitters)
         decoded = decode_image(data, self.settings.image_limits)
         template = extract_face(decoded.rgb, self.face_models.get(), self.face_params, jitters=jitters)
         return decoded, template

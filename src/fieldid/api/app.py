@@ -123,6 +123,11 @@ async def _retention_loop(service: FieldID, settings: Settings) -> None:
         await asyncio.sleep(settings.retention_interval_minutes * 60)
 
 
+def _log_failure(future: asyncio.Future) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        log.error("extraction workers failed to start: %s", future.exception())
+
+
 def create_app(settings: Settings, service: FieldID | None = None) -> FastAPI:
     """Build the app. Pass ``service`` to share one (tests); otherwise it opens on start-up."""
 
@@ -133,6 +138,10 @@ def create_app(settings: Settings, service: FieldID | None = None) -> FastAPI:
         # The scheduled retention job runs only in a server that owns its service (not in tests
         # that share one); `fieldid retention run` does the same by hand.
         job = asyncio.create_task(_retention_loop(app.state.service, settings)) if owned else None
+        pool = app.state.service.extraction_pool
+        if owned and pool is not None:  # load the workers' models now, not on the first requests
+            warming = asyncio.get_running_loop().run_in_executor(None, pool.warm_up)
+            warming.add_done_callback(_log_failure)
         try:
             yield
         finally:

@@ -1,0 +1,76 @@
+"""Face extraction in worker processes (setting extraction_workers): same templates as in the
+server's thread, the same errors with their codes and details, and a worker that dies fails
+only its request — the next one gets a new pool."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import numpy as np
+import pytest
+
+from fieldid.config import Settings
+from fieldid.errors import ExtractionUnavailable, FieldIDError
+from fieldid.service import EnrollmentInfo, FieldID, ImageInput
+from fieldid.storage.faiss_index import FaissIndex
+from fieldid.storage.sql import SqlStore
+from tests.conftest import CTX, FIXTURES, face, make_agency
+
+
+@pytest.fixture
+def pooled(tmp_path, face_models):
+    settings = Settings(data_dir=tmp_path / "data", environment="test", extraction_workers=1)
+    assert settings.resolved_extraction_workers == 1
+    svc = FieldID(settings, SqlStore(settings.resolved_database_url), FaissIndex(settings.index_dir),
+                  face_models=face_models)
+    assert svc.extraction_pool is not None and svc.extraction_pool.warm_up() == svc.face_model_id()
+    yield svc
+    svc.close()
+
+
+def test_workers_extract_what_the_server_thread_would(pooled, face_models, tmp_path):
+    in_thread = FieldID(Settings(data_dir=tmp_path / "plain", environment="test"),
+                        SqlStore(f"sqlite:///{tmp_path / 'plain.db'}"), FaissIndex(tmp_path / "plain-index"),
+                        face_models=face_models)
+    try:
+        assert in_thread.extraction_pool is None  # tests default to in-thread extraction
+        for name in ("person_a_1.jpg", "two_faces.jpg"):
+            d1, t1 = pooled.measure_face(face(name))
+            d2, t2 = in_thread.measure_face(face(name))
+            assert d1.sha256 == d2.sha256 and d1.rgb.shape == d2.rgb.shape
+            np.testing.assert_allclose(t1.embedding, t2.embedding, atol=1e-6)
+            assert t1.quality == t2.quality and len(t1.other_faces) == len(t2.other_faces)
+    finally:
+        in_thread.close()
+
+    agency = make_agency(pooled, "agency-w")
+    g = pooled.create_gallery(agency.admin, "pooled")
+    ident = pooled.enroll(agency.officer, g.id, [ImageInput(face("person_a_1.jpg"), "a.jpg")],
+                          EnrollmentInfo(legal_basis="t")).identity
+    found = pooled.identify(agency.officer, [g.id], face("person_a_2.jpg"), CTX)
+    assert found.candidates[0].identity_id == ident.id
+
+
+def test_errors_cross_the_process_boundary_with_their_codes(pooled):
+    with pytest.raises(FieldIDError) as bad:
+        pooled.measure_face(b"\x89PNG\r\n\x1a\n not really a png")
+    assert bad.value.code.startswith("image_")
+    blank = (FIXTURES / "fingers" / "fvc2000_db2_101_1.tif").read_bytes()  # a fingerprint: no face
+    with pytest.raises(FieldIDError) as none:
+        pooled.measure_face(blank)
+    assert none.value.code == "no_face" and none.value.details.get("detectors")
+
+
+def test_a_dead_worker_fails_its_request_and_the_pool_recovers(pooled):
+    pool = pooled.extraction_pool
+    pids = list(pool._executor()._processes)  # noqa: SLF001 - the test kills a worker on purpose
+    assert pids
+    for pid in pids:
+        os.kill(pid, signal.SIGKILL)
+    with pytest.raises(ExtractionUnavailable) as exc:
+        for _ in range(3):  # the executor notices the death on its next use at the latest
+            pooled.measure_face(face("person_a_1.jpg"))
+    assert exc.value.code == "extraction_unavailable"
+    _, template = pooled.measure_face(face("person_a_1.jpg"))  # a new pool answers
+    assert template.quality.acceptable
