@@ -20,14 +20,20 @@ def _open(settings, face_models):
     return FieldID(settings, open_store(settings), make_index(settings), face_models=face_models)
 
 
-def test_backup_restore_round_trip(tmp_path, face_models):
-    settings = Settings(data_dir=tmp_path / "live", environment="test")
+def _one_person_searched(settings, face_models, agency_id):
+    """A service with one enrolled person and one search of them (an audit trail to keep)."""
     svc = _open(settings, face_models)
-    agency = make_agency(svc, "agency-k")
+    agency = make_agency(svc, agency_id)
     g = svc.create_gallery(agency.admin, "kept")
     ident = svc.enroll(agency.officer, g.id, [ImageInput(face("person_a_1.jpg"), "a.jpg")],
                        EnrollmentInfo(legal_basis="t")).identity
     svc.identify(agency.officer, [g.id], face("person_a_2.jpg"), CTX)
+    return svc, agency, g, ident
+
+
+def test_backup_restore_round_trip(tmp_path, face_models):
+    settings = Settings(data_dir=tmp_path / "live", environment="test")
+    svc, agency, g, ident = _one_person_searched(settings, face_models, "agency-k")
     archive = tmp_path / "backup.tar"
     manifest = backup(settings, archive, index=svc.index)  # while the service is open
     svc.close()
@@ -73,12 +79,7 @@ def test_postgresql_backup_restore_round_trip(tmp_path, face_models):
 
     with fresh_pg_database() as source_url, fresh_pg_database() as target_url:
         settings = Settings(data_dir=tmp_path / "live", environment="test", database_url=source_url)
-        svc = _open(settings, face_models)
-        agency = make_agency(svc, "agency-p")
-        g = svc.create_gallery(agency.admin, "kept")
-        ident = svc.enroll(agency.officer, g.id, [ImageInput(face("person_a_1.jpg"), "a.jpg")],
-                           EnrollmentInfo(legal_basis="t")).identity
-        svc.identify(agency.officer, [g.id], face("person_a_2.jpg"), CTX)
+        svc, agency, g, ident = _one_person_searched(settings, face_models, "agency-p")
         archive = tmp_path / "pg-backup.tar"
         manifest = backup(settings, archive, index=svc.index)  # while the service is open
         # written after the backup: must not be in it

@@ -540,10 +540,15 @@ def calibrate_faces_cmd(
         fail(InvalidRequest(f"Cannot calibrate on {manifest}: {exc}."))
         return
     save_calibration(cal, out)
+    _print_calibration(cal, report, out, "", (1e-2, 1e-3, 1e-4, 1e-5, 1e-6))
+
+
+def _print_calibration(cal: Any, report: dict, out: Path, extra: str, levels: tuple[float, ...]) -> None:
+    """A new calibration table's thresholds and its held-out check."""
     console.print(f"calibration {cal.version} for {cal.model_id} on {cal.dataset}: "
-                  f"{cal.genuine_pairs:,} genuine and {cal.impostor_pairs:,} impostor pairs → {out}")
+                  f"{cal.genuine_pairs:,} genuine and {cal.impostor_pairs:,} impostor pairs{extra} → {out}")
     table = Table("FMR", "threshold", "FNMR")
-    for level in (1e-2, 1e-3, 1e-4, 1e-5, 1e-6):
+    for level in levels:
         t = cal.threshold_at_fmr(level)
         table.add_row(f"{level:g}", f"{t:.4f}", f"{cal.fnmr(t):.4f}")
     console.print(table)
@@ -583,20 +588,8 @@ def calibrate_fingers_cmd(
         fail(InvalidRequest(f"Cannot calibrate on {manifest}: {exc}."))
         return
     save_calibration(cal, out)
-    console.print(f"calibration {cal.version} for {cal.model_id} on {cal.dataset}: "
-                  f"{cal.genuine_pairs:,} genuine and {cal.impostor_pairs:,} impostor pairs "
-                  f"({report['build_fingers']} fingers; {report['check_fingers']} held out) → {out}")
-    table = Table("FMR", "threshold", "FNMR")
-    for level in (1e-2, 1e-3, 1e-4):
-        t = cal.threshold_at_fmr(level)
-        table.add_row(f"{level:g}", f"{t:.4f}", f"{cal.fnmr(t):.4f}")
-    console.print(table)
-    if report.get("calibration"):
-        check = Table("predicted FMR", "observed FMR (held out)", "false matches", "impostor pairs")
-        for row in report["calibration"]:
-            check.add_row(f"{row['predicted_fmr']:g}", f"{row['observed_fmr']:.2e}", str(row["false_matches"]),
-                          f"{row['impostor_pairs']:,}")
-        console.print(check)
+    _print_calibration(cal, report, out, f" ({report['build_fingers']} fingers; {report['check_fingers']} held out)",
+                       (1e-2, 1e-3, 1e-4))
 
 
 # -- audit / doctor ------------------------------------------------------------------------------
