@@ -31,6 +31,16 @@ def _one_person_searched(settings, face_models, agency_id):
     return svc, agency, g, ident
 
 
+def _assert_finds(settings, face_models, agency, g, ident):
+    """The restored deployment still finds the person (index and database agree)."""
+    svc = _open(settings, face_models)
+    try:
+        found = svc.identify(agency.officer, [g.id], face("person_a_2.jpg"), CTX)
+        assert found.candidates[0].identity_id == ident.id
+    finally:
+        svc.close()
+
+
 def test_backup_restore_round_trip(tmp_path, face_models):
     settings = Settings(data_dir=tmp_path / "live", environment="test")
     svc, agency, g, ident = _one_person_searched(settings, face_models, "agency-k")
@@ -45,12 +55,7 @@ def test_backup_restore_round_trip(tmp_path, face_models):
     shutil.copy(settings.resolved_data_keys_file, other.resolved_data_keys_file)
     result = restore(other, archive)
     assert result["restored"]["identities"] == 1 and result["restored"]["audit_head_hash"] == manifest["audit_head_hash"]
-    svc = _open(other, face_models)
-    try:
-        found = svc.identify(agency.officer, [g.id], face("person_a_2.jpg"), CTX)
-        assert found.candidates[0].identity_id == ident.id
-    finally:
-        svc.close()
+    _assert_finds(other, face_models, agency, g, ident)
 
     with pytest.raises(InvalidRequest):
         restore(other, archive)  # the data dir is not empty
@@ -98,12 +103,7 @@ def test_postgresql_backup_restore_round_trip(tmp_path, face_models):
         result = restore(other, archive)
         assert result["restored"]["identities"] == 1
         assert result["restored"]["audit_head_hash"] == manifest["audit_head_hash"]
-        svc = _open(other, face_models)
-        try:
-            found = svc.identify(agency.officer, [g.id], face("person_a_2.jpg"), CTX)
-            assert found.candidates[0].identity_id == ident.id
-        finally:
-            svc.close()
+        _assert_finds(other, face_models, agency, g, ident)
         with pytest.raises(InvalidRequest):
             restore(other, archive)  # the database holds tables now
         again = restore(other, archive, force=True)  # --force replaces them
