@@ -242,3 +242,35 @@ def test_exact_search_ignores_the_approximate_index(tmp_path: Path):
     queries = unit(rng, 20)
     for q, hits in zip(queries, index.search_exact([S], queries, 5), strict=True):
         assert [h.vector_id for h in hits] == exact_ids(np.arange(500), vectors, q, 5)
+
+
+@pytest.mark.parametrize("kind", ["hnsw", "ivfpq"])
+def test_removal_erases_the_vector_from_memory_and_files(tmp_path, kind, monkeypatch):
+    """A deleted person's template does not survive inside the graph or the saved files: HNSW
+    nodes keep their place but their vectors are zeroed, IVF lists drop their codes; and a
+    removal is saved at the next flush, even where additions are batched."""
+    monkeypatch.setattr(faiss_index_module, "SMALL_SPACE", 10)  # this space counts as large
+    rng = np.random.default_rng(3)
+    vectors = unit(rng, 400)
+    index = FaissIndex(tmp_path, save_every=10_000, policy=inline(kind, tombstone_rebuild_fraction=0.9))
+    index.add(S, np.arange(400), vectors)
+    index.flush(force=True)
+    before = {p.name for p in tmp_path.iterdir()}
+    index.add(S, np.array([1000]), unit(rng, 1))
+    index.flush()  # an addition alone waits for save_every
+    assert {p.name for p in tmp_path.iterdir()} == before
+    assert index.remove(S, np.array([5])) == 1
+    index.flush()  # a removal does not wait
+    assert {p.name for p in tmp_path.iterdir()} != before
+    ann = index._spaces[S].ann  # noqa: SLF001 - looking inside on purpose
+    if kind == "hnsw":
+        storage = faiss.downcast_index(faiss.downcast_index(ann.index).storage)
+        position = int(np.flatnonzero(faiss.vector_to_array(ann.id_map) == 5)[0])
+        assert not storage.reconstruct(position).any()
+        saved = b"".join(p.read_bytes() for p in tmp_path.glob("*.faiss"))
+        assert vectors[5].tobytes() not in saved and vectors[6].tobytes() in saved
+    else:
+        assert ann.ntotal == 400  # 400 + 1 added - 1 removed
+    reopened = FaissIndex(tmp_path, policy=inline(kind))
+    assert reopened.count(S) == 400 and 5 not in reopened.ids(S)
+    assert 5 not in {h.vector_id for h in reopened.search([S], vectors[5:6], 20)[0]}

@@ -76,6 +76,26 @@ def _build(
     return index
 
 
+def erase(index: faiss.Index, ids: np.ndarray) -> None:
+    """Remove the data of ``ids`` from an approximate index, not only hide it: IVF lists drop
+    their codes (``remove_ids``); an HNSW graph cannot drop nodes, so their stored vectors are
+    overwritten with zeros (the nodes stay as waypoints, tombstoned out of every result). A
+    deleted person's template must not survive in memory or in the saved index file."""
+    ids = np.asarray(ids, np.int64)
+    if not len(ids):
+        return
+    inner = _inner(index)
+    if isinstance(inner, faiss.IndexIVF):
+        inner.remove_ids(faiss.IDSelectorBatch(ids))
+        return
+    storage = faiss.downcast_index(inner.storage)
+    labels = faiss.rev_swig_ptr(index.id_map.data(), index.id_map.size())  # views, no copies
+    positions = np.flatnonzero(np.isin(labels, ids))
+    if len(positions):
+        codes = faiss.rev_swig_ptr(storage.codes.data(), storage.codes.size()).reshape(storage.ntotal, -1)
+        codes[positions] = 0
+
+
 def ann_kind(index: faiss.Index) -> str:
     return "ivfpq" if isinstance(_inner(index), faiss.IndexIVF) else "hnsw"
 

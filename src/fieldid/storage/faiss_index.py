@@ -43,6 +43,7 @@ from fieldid.storage.ann_build import (
     ann_kind,
     ann_nbytes,
     build_ann,
+    erase,
     omp_threads,
 )
 from fieldid.storage.ann_policy import AnnPolicy
@@ -52,8 +53,9 @@ from fieldid.types import ScoredId
 
 log = logging.getLogger(__name__)
 
-#: Spaces up to this many vectors are saved after every change (≤ ~50 MB at 128-d).
-SMALL_SPACE = 100_000
+#: Spaces up to this many vectors are saved after every change (≤ ~5 MB at 128-d); larger ones
+#: every ``save_every`` additions (the database replays what a crash lost) and after any removal.
+SMALL_SPACE = 10_000
 #: The row store drops dead rows when they pass this many (and the tombstone fraction).
 COMPACT_MIN_DEAD = 1024
 #: An IVF index trained on n vectors is retrained once the space holds this many times more.
@@ -85,6 +87,8 @@ class _Space:
     #: A kind set by an explicit ``rebuild(space, kind)``: size rules no longer change it.
     pinned: str | None = None
     pending: int = 0
+    #: Vectors were removed since the last save (a removal is saved at the next flush).
+    erased: bool = False
     build: _BuildLog | None = None
 
     @property
@@ -143,13 +147,13 @@ class FaissIndex:
                     self._entries[space] = files.write_space(
                         self._dir, space, self._gen, sp.store, sp.ann, sp.tombstones, self.keyring
                     )
-                sp.pending = 0
+                sp.pending, sp.erased = 0, False
             if due:
                 files.write_manifest(self._dir, self._entries)
                 files.sweep(self._dir, self._entries)
 
     def _save_due(self, sp: _Space) -> bool:
-        return sp.pending >= self._save_every or sp.store.alive_count <= SMALL_SPACE
+        return sp.erased or sp.pending >= self._save_every or sp.store.alive_count <= SMALL_SPACE
 
     def snapshot(self, directory: Path) -> None:
         """Write a consistent copy of every space to ``directory`` (replaced if it exists).
@@ -243,11 +247,13 @@ class FaissIndex:
                 in_tail = np.isin(gone, sp.tail)
                 sp.tail = np.setdiff1d(sp.tail, gone)
                 sp.tombstones.add(gone[~in_tail])
+                erase(sp.ann, gone[~in_tail])
             if sp.build is not None:
                 sp.build.removed.append(gone)
             if sp.store.dead > max(COMPACT_MIN_DEAD, self.policy.tombstone_rebuild_fraction * sp.store.n):
                 sp.store.compact()
             sp.pending += len(gone)
+            sp.erased = True  # saved at the next flush, whatever the batching: erasure reaches the disk
         self._maybe_rebuild(space)
         return len(gone)
 
@@ -378,6 +384,9 @@ class FaissIndex:
                 return  # restored, closed or replaced meanwhile: the result is stale
             removed = np.unique(np.concatenate(log_.removed)) if log_.removed else np.zeros(0, np.int64)
             tombstones = Tombstones(removed[np.isin(removed, built_ids)])
+            if new_ann is not None and len(tombstones):
+                erase(new_ann, tombstones.ids)  # removed while the build copied them
+                sp.erased = True
             tail = np.zeros(0, np.int64)
             if new_ann is not None and log_.added:
                 added = np.concatenate(log_.added)
