@@ -36,9 +36,20 @@ def calibration_to_dict(cal: Calibration) -> dict[str, Any]:
         "tail_anchor": list(cal.tail_anchor),
         "notes": cal.notes,
     }
+    if cal.effective_impostor_pairs is not None:
+        body["effective_impostor_pairs"] = float(f"{cal.effective_impostor_pairs:.9g}")
     for name in _ARRAYS:
         body[name] = [float(f"{x:.9g}") for x in getattr(cal, name)]
     return body
+
+
+def _effective(value: Any) -> float | None:
+    if value is None:
+        return None
+    n = float(value)
+    if not (math.isfinite(n) and n >= 1):
+        raise CalibrationFileError("effective_impostor_pairs must be a number ≥ 1.")
+    return n
 
 
 def calibration_from_dict(body: Any) -> Calibration:
@@ -73,6 +84,7 @@ def calibration_from_dict(body: Any) -> Calibration:
             tail_slope=slope,
             tail_anchor=(anchor[0], anchor[1]),
             notes=dict(body.get("notes") or {}),
+            effective_impostor_pairs=_effective(body.get("effective_impostor_pairs")),
             **arrays,
         )
     except CalibrationFileError:

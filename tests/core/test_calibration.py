@@ -98,3 +98,41 @@ def test_rejects_too_few_scores():
         build_calibration(np.ones(5), np.zeros(1000), model_id="m", dataset="d", created="x")
     with pytest.raises(ValueError):
         build_calibration(np.ones(50), np.array([0.0] * 200 + [np.nan]), model_id="m", dataset="d", created="x")
+
+
+def test_identity_pair_weights():
+    from fieldid.core.calibration import identity_pair_weights
+
+    w = identity_pair_weights(np.array([4, 4, 1]), np.array([2, 4, 1]), np.array([False, True, False]))
+    assert w.tolist() == pytest.approx([1 / 8, 1 / 6, 1.0])
+
+
+def test_weighted_table_equals_the_table_of_distinct_pairs():
+    """Repeating a comparison m times with weight 1/m changes nothing: the rates are those of
+    the distinct pairs (what identity-pair weighting does for people with many images)."""
+    from fieldid.calibration_io import calibration_from_dict, calibration_to_dict
+
+    rng = np.random.default_rng(2)
+    impostor = rng.normal(0.0, SIGMA, 20_000)
+    genuine = rng.normal(0.6, SIGMA, 2_000)
+    times = rng.integers(1, 30, len(impostor))  # some pairs repeated many times
+    repeated = np.repeat(impostor, times)
+    kwargs = {"model_id": "synthetic@1", "dataset": "gauss", "created": "2026-01-01", "score_range": (-1.0, 1.0)}
+    plain = build_calibration(genuine, impostor, **kwargs)
+    weighted = build_calibration(genuine, repeated, impostor_weights=1.0 / np.repeat(times, times), **kwargs)
+    skewed = build_calibration(genuine, repeated, **kwargs)
+    # where both are measured (not extrapolated: the tail model starts where the effective
+    # count, smaller with weights, runs out) the rates are the distinct pairs' exactly
+    for t in (-0.1, 0.0, 0.1, 0.2):
+        assert weighted.fmr(t) == pytest.approx(plain.fmr(t), rel=1e-9)
+    np.testing.assert_allclose(weighted.fnmr_point, plain.fnmr_point)
+    assert abs(skewed.fmr(0.2) / plain.fmr(0.2) - 1) > 0.01  # without weights the repeats count
+    # repeats add no information: the effective size is at most the distinct pairs' count
+    assert weighted.effective_impostor_pairs == pytest.approx(len(impostor))
+    assert weighted.min_measurable_fmr == pytest.approx(1 / weighted.effective_impostor_pairs)
+    assert plain.effective_impostor_pairs is None and plain.min_measurable_fmr == 1 / len(impostor)
+    again = calibration_from_dict(calibration_to_dict(weighted))
+    assert again.effective_impostor_pairs == pytest.approx(weighted.effective_impostor_pairs)
+    assert again.version == weighted.version
+    with pytest.raises(ValueError):
+        build_calibration(genuine, impostor, impostor_weights=np.ones(3), **kwargs)

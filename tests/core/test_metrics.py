@@ -72,3 +72,24 @@ def test_calibration_check():
     imp = np.linspace(0, 1, 1001)
     rows = metrics.calibration_check({0.1: 0.9, 0.01: 0.99}, imp)
     assert rows[0].predicted_fmr == 0.1 and rows[0].observed_fmr == pytest.approx(101 / 1001)
+
+
+def test_weighted_pair_scores_count_every_pair_of_people_once():
+    rng = np.random.default_rng(0)
+    v = rng.normal(size=(9, 8)).astype(np.float32)
+    labels = ["a"] * 5 + ["b"] * 2 + ["c", "d"]  # "a" is prolific
+    scores = metrics.weighted_pair_scores(v, labels, chunk=4)
+    gen, imp = metrics.all_pair_scores(v, labels)
+    np.testing.assert_allclose(np.sort(scores.genuine), np.sort(gen), rtol=1e-5)
+    assert len(scores.impostor) == len(imp)
+    # every identity pair weighs 1 in total (6 pairs of people), every identity's genuine pairs too
+    assert scores.impostor_weights.sum() == pytest.approx(6.0)
+    assert scores.genuine_weights.sum() == pytest.approx(2.0)  # a and b have genuine pairs
+    assert np.isclose(scores.impostor_weights, 1 / 5).sum() == 10  # the 5 images of a against c and d
+
+
+def test_weighted_calibration_check():
+    imp = np.array([0.1, 0.2, 0.95, 0.96])
+    # the two high scores come from one prolific pair of people (weight 1/2 each)
+    rows = metrics.calibration_check({0.5: 0.9}, imp, np.array([1.0, 1.0, 0.5, 0.5]))
+    assert rows[0].observed_fmr == pytest.approx(1 / 3) and rows[0].impostor_at_or_above == 2

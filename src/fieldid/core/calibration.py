@@ -52,6 +52,8 @@ class Calibration:
     tail_slope: float  # d log10(FMR) / d score beyond the data (negative)
     tail_anchor: tuple[float, float]  # (score, log10 FMR) where extrapolation starts
     notes: dict[str, object] = field(default_factory=dict)
+    #: Impostor comparisons' effective number when they are weighted (Kish); None = unweighted.
+    effective_impostor_pairs: float | None = None
 
     @cached_property
     def version(self) -> str:
@@ -71,8 +73,8 @@ class Calibration:
 
     @property
     def min_measurable_fmr(self) -> float:
-        """Smallest FMR the impostor set can resolve (one pair)."""
-        return 1.0 / max(1, self.impostor_pairs)
+        """Smallest FMR the impostor set can resolve (one pair, or one effective pair)."""
+        return 1.0 / max(1.0, self.effective_impostor_pairs or self.impostor_pairs)
 
     # -- score → rates ---------------------------------------------------------------------
     def fmr(self, score: float | np.ndarray) -> np.ndarray | float:
@@ -145,10 +147,17 @@ def build_calibration(
     created: str,
     score_range: tuple[float, float] | None = None,
     notes: dict[str, object] | None = None,
+    genuine_weights: np.ndarray | None = None,
+    impostor_weights: np.ndarray | None = None,
 ) -> Calibration:
-    """Build a table from genuine and impostor score sets (higher score = more similar)."""
-    gen = np.sort(np.asarray(genuine, np.float64).ravel())
-    imp = np.sort(np.asarray(impostor, np.float64).ravel())
+    """Build a table from genuine and impostor score sets (higher score = more similar).
+
+    Weights (optional, one per score) make the rates averages over something other than
+    comparisons — :func:`identity_pair_weights` makes every pair of people count once, however
+    many images each has. Intervals then use an effective sample size (``_effective_size``).
+    """
+    gen, gw = _sorted_weighted(genuine, genuine_weights)
+    imp, iw = _sorted_weighted(impostor, impostor_weights)
     if len(gen) < 10 or len(imp) < 100:
         raise ValueError("need at least 10 genuine and 100 impostor scores to calibrate")
     if not (np.isfinite(gen).all() and np.isfinite(imp).all()):
@@ -157,10 +166,10 @@ def build_calibration(
     span = hi - lo or 1.0
     grid = np.linspace(lo - 0.01 * span, hi + 0.01 * span, GRID_POINTS) if score_range is None else \
         np.linspace(lo, hi, GRID_POINTS)
-    n_imp, n_gen = len(imp), len(gen)
-    imp_at_or_above = n_imp - np.searchsorted(imp, grid, side="left")
-    fmr_emp = imp_at_or_above / n_imp
-    fnmr = np.searchsorted(gen, grid, side="left") / n_gen
+    fmr_emp = 1.0 - _share_below(imp, iw, grid)
+    fnmr = _share_below(gen, gw, grid)
+    n_imp = _effective_size(iw)
+    imp_at_or_above = fmr_emp * n_imp  # effective counts (exact counts when unweighted)
     low, high = _clopper_pearson(imp_at_or_above, n_imp)
 
     slope, anchor = _tail_model(grid, imp_at_or_above, n_imp)
@@ -174,7 +183,7 @@ def build_calibration(
     high = np.maximum.accumulate(np.maximum(high, point)[::-1])[::-1]
     low = np.minimum.accumulate(np.minimum(low, point))
 
-    llr = _pav_llr(gen, imp, grid)
+    llr = _pav_llr(gen, imp, grid, gw, iw)
     return Calibration(
         model_id=model_id,
         dataset=dataset,
@@ -185,22 +194,59 @@ def build_calibration(
         fmr_high=high,
         fnmr_point=np.maximum.accumulate(fnmr),
         llr_grid=llr,
-        impostor_pairs=n_imp,
-        genuine_pairs=n_gen,
+        impostor_pairs=len(imp),
+        genuine_pairs=len(gen),
+        effective_impostor_pairs=n_imp if impostor_weights is not None else None,
         tail_slope=slope,
         tail_anchor=anchor,
         notes=dict(notes or {}),
     )
 
 
-def _clopper_pearson(k: np.ndarray, n: int, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
+def identity_pair_weights(n_a: np.ndarray, n_b: np.ndarray, same: np.ndarray) -> np.ndarray:
+    """Weights that make every pair of identities count once.
+
+    A comparison of an image of A with an image of B weighs 1 / (n_A · n_B), where n is the
+    number of images of that identity in the set; a genuine comparison (A = B) weighs
+    1 / (n_A (n_A − 1) / 2). Without them people with many images dominate the rates (in LFW
+    one person has 530 images), where a gallery holds each person once.
+    """
+    n_a, n_b = np.asarray(n_a, np.float64), np.asarray(n_b, np.float64)
+    return np.where(same, 2.0 / np.maximum(n_a * (n_a - 1.0), 1.0), 1.0 / np.maximum(n_a * n_b, 1.0))
+
+
+def _sorted_weighted(scores: np.ndarray, weights: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    s = np.asarray(scores, np.float64).ravel()
+    w = np.ones(len(s)) if weights is None else np.asarray(weights, np.float64).ravel()
+    if len(w) != len(s) or (len(w) and (not np.isfinite(w).all() or w.min() < 0 or w.sum() <= 0)):
+        raise ValueError("weights must be finite, non-negative, not all zero, one per score")
+    order = np.argsort(s, kind="mergesort")
+    return s[order], w[order]
+
+
+def _share_below(sorted_scores: np.ndarray, weights: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """Weighted share of scores < each grid value."""
+    cum = np.concatenate([[0.0], np.cumsum(weights)])
+    return cum[np.searchsorted(sorted_scores, grid, side="left")] / cum[-1]
+
+
+def _effective_size(weights: np.ndarray) -> float:
+    """How many independent comparisons the weighted scores are worth, for the intervals:
+    Kish's (Σw)² / Σw², but never more than Σw — weights are on the scale of independent
+    units (``identity_pair_weights``: each pair of people weighs 1 in total), and many images
+    of the same two people are not independent comparisons. Unweighted: the count itself."""
+    total = float(weights.sum())
+    return min(total * total / float(np.square(weights).sum()), total)
+
+
+def _clopper_pearson(k: np.ndarray, n: float, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
     k = np.asarray(k, np.float64)
     low = np.where(k > 0, beta.ppf(alpha / 2, np.maximum(k, 1), n - k + 1), 0.0)
     high = np.where(k < n, beta.ppf(1 - alpha / 2, k + 1, np.maximum(n - k, 1)), 1.0)
     return np.nan_to_num(low), np.nan_to_num(high, nan=1.0)
 
 
-def _tail_model(grid: np.ndarray, counts: np.ndarray, n: int) -> tuple[float, tuple[float, float]]:
+def _tail_model(grid: np.ndarray, counts: np.ndarray, n: float) -> tuple[float, tuple[float, float]]:
     """Log-linear fit of log10 FMR over the last two well-measured decades.
 
     The anchor is the highest grid score whose count is still ≥ MIN_TAIL_COUNT; the fit
@@ -224,15 +270,15 @@ def _tail_model(grid: np.ndarray, counts: np.ndarray, n: int) -> tuple[float, tu
     return slope, (float(grid[a]), float(math.log10(anchor_fmr)))
 
 
-def _pav_llr(gen: np.ndarray, imp: np.ndarray, grid: np.ndarray) -> np.ndarray:
+def _pav_llr(gen: np.ndarray, imp: np.ndarray, grid: np.ndarray, gw: np.ndarray, iw: np.ndarray) -> np.ndarray:
     """Monotone log-likelihood ratio on the grid by pool-adjacent-violators.
 
     Scores are labelled (1 genuine, 0 impostor), PAV gives a non-decreasing posterior; with
-    the data's prior removed it is the LLR. Both classes are weighted equally.
+    the data's prior removed it is the LLR. Both classes weigh the same in total.
     """
     scores = np.concatenate([gen, imp])
     labels = np.concatenate([np.ones(len(gen)), np.zeros(len(imp))])
-    weights = np.concatenate([np.full(len(gen), 0.5 / len(gen)), np.full(len(imp), 0.5 / len(imp))])
+    weights = np.concatenate([0.5 * gw / gw.sum(), 0.5 * iw / iw.sum()])
     order = np.argsort(scores, kind="mergesort")
     scores, labels, weights = scores[order], labels[order], weights[order]
     # Bin onto the grid first (keeps PAV linear in the grid size).

@@ -28,10 +28,11 @@ def split_by_identity(items: list[Item], fraction: float = 0.5, salt: str = SPLI
     return a, b
 
 
-def face_scores(items: list[Item], embeddings: dict[Path, Any]) -> tuple[np.ndarray, np.ndarray]:
+def face_scores(items: list[Item], embeddings: dict[Path, Any]) -> metrics.PairScores:
+    """Every pair's score with its identity-pair weight (see ``identity_pair_weights``)."""
     ok = [i for i in items if embeddings[i.path].embedding is not None]
     vectors = np.stack([embeddings[i.path].embedding for i in ok])
-    return metrics.all_pair_scores(vectors, [i.label for i in ok])
+    return metrics.weighted_pair_scores(vectors, [i.label for i in ok])
 
 
 def calibrate_faces(
@@ -47,17 +48,20 @@ def calibrate_faces(
     extracted = extract_faces([i.path for i in items], settings, cache_dir=cache_dir, workers=workers,
                               quiet=quiet, description="Calibration images")
     build_items, check_items = split_by_identity(items, 1.0 - holdout) if holdout > 0 else (items, [])
-    genuine, impostor = face_scores(build_items, extracted)
+    scores = face_scores(build_items, extracted)
     model_id = model_id_for(settings)
     name = dataset_name or Path(manifest).parent.name
     cal = build_calibration(
-        genuine, impostor, model_id=model_id, dataset=name, created=datetime.now(UTC).date().isoformat(),
-        score_range=(-1.0, 1.0),
+        scores.genuine, scores.impostor, model_id=model_id, dataset=name,
+        created=datetime.now(UTC).date().isoformat(), score_range=(-1.0, 1.0),
+        genuine_weights=scores.genuine_weights, impostor_weights=scores.impostor_weights,
         notes={
             "images": len(build_items),
             "identities": len({i.label for i in build_items}),
             "failures_to_extract": sum(1 for i in build_items if extracted[i.path].embedding is None),
             "pairs": "all same-identity pairs (genuine) and all different-identity pairs (impostor)",
+            "weighting": "identity pairs: a comparison of images of A and B weighs 1/(n_A n_B) (genuine: "
+                         "1/(n_A(n_A-1)/2)), so every pair of people counts once, as in a gallery",
             "caveat": "pairs share images, so they are not independent: intervals are optimistic",
             **({"split": {"salt": SPLIT_SALT, "fraction": 1.0 - holdout,
                           "rule": "identities with stable_fraction(label, salt) < fraction built the table"}}
@@ -66,13 +70,16 @@ def calibrate_faces(
     )
     report: dict[str, Any] = {"build_identities": len({i.label for i in build_items})}
     if check_items:
-        _, held_impostor = face_scores(check_items, extracted)
+        held = face_scores(check_items, extracted)
         report["check_identities"] = len({i.label for i in check_items})
-        report["calibration"] = check_against(cal, held_impostor)
+        report["calibration"] = check_against(cal, held.impostor, held.impostor_weights)
     return cal, report
 
 
-def check_against(cal: Calibration, impostor: np.ndarray) -> list[dict[str, float | int]]:
+def check_against(
+    cal: Calibration, impostor: np.ndarray, weights: np.ndarray | None = None
+) -> list[dict[str, float | int]]:
+    """Predicted vs observed FMR on held-out impostor scores, weighted as the table was built."""
     thresholds = {level: cal.threshold_at_fmr(level) for level in CHECK_LEVELS}
     return [
         {
@@ -83,5 +90,5 @@ def check_against(cal: Calibration, impostor: np.ndarray) -> list[dict[str, floa
             "false_matches": c.impostor_at_or_above,
             "ratio": c.ratio,
         }
-        for c in metrics.calibration_check(thresholds, impostor)
+        for c in metrics.calibration_check(thresholds, impostor, weights)
     ]

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from fieldid.core.calibration import identity_pair_weights
+
 
 def _sorted(a: np.ndarray) -> np.ndarray:
     return np.sort(np.asarray(a, dtype=np.float64).ravel())
@@ -189,17 +191,38 @@ def all_pair_scores(
     vectors: np.ndarray, labels: Sequence[str], *, chunk: int = 2048
 ) -> tuple[np.ndarray, np.ndarray]:
     """Cosine scores of every unordered pair: (genuine = same label, impostor = different)."""
+    scores = weighted_pair_scores(vectors, labels, chunk=chunk)
+    return scores.genuine, scores.impostor
+
+
+@dataclass(frozen=True)
+class PairScores:
+    """Every pair's score, with identity-pair weights (see ``identity_pair_weights``)."""
+
+    genuine: np.ndarray
+    impostor: np.ndarray
+    genuine_weights: np.ndarray
+    impostor_weights: np.ndarray
+
+
+def weighted_pair_scores(vectors: np.ndarray, labels: Sequence[str], *, chunk: int = 2048) -> PairScores:
+    """Cosine scores of every unordered pair, each with the weight that makes every pair of
+    identities (and every identity's genuine pairs) count once."""
     v = np.asarray(vectors, np.float32)
-    lab = np.unique(np.asarray(labels), return_inverse=True)[1]
-    genuine, impostor = [], []
+    _, lab, counts = np.unique(np.asarray(labels), return_inverse=True, return_counts=True)
+    n = counts[lab]
+    genuine, impostor, gw, iw = [], [], [], []
     for start in range(0, len(v), chunk):
         block = v[start : start + chunk] @ v.T
         rows = np.arange(start, min(start + chunk, len(v)))
         upper = np.arange(len(v))[None, :] > rows[:, None]
         same = lab[rows][:, None] == lab[None, :]
+        weights = identity_pair_weights(n[rows][:, None], n[None, :], same)
         genuine.append(block[upper & same])
         impostor.append(block[upper & ~same])
-    return np.concatenate(genuine), np.concatenate(impostor)
+        gw.append(weights[upper & same])
+        iw.append(weights[upper & ~same])
+    return PairScores(*(np.concatenate(x) for x in (genuine, impostor, gw, iw)))
 
 
 @dataclass(frozen=True)
@@ -216,17 +239,22 @@ class CalibrationCheck:
 
 
 def calibration_check(
-    thresholds_by_fmr: dict[float, float], impostor: np.ndarray
+    thresholds_by_fmr: dict[float, float], impostor: np.ndarray, weights: np.ndarray | None = None
 ) -> list[CalibrationCheck]:
-    """Observed FMR of held-out impostor scores at each predicted-FMR threshold.
+    """Observed FMR of held-out impostor scores at each predicted-FMR threshold (weighted the
+    way the table was built, when ``weights`` are given).
 
     Where predicted FMR × impostor pairs is small (under ~10 expected false matches) the
     observed rate is too noisy to confirm the prediction; the counts are returned so that the
     report can say so.
     """
-    imp = _sorted(impostor)
+    scores = np.asarray(impostor, np.float64).ravel()
+    w = np.ones(len(scores)) if weights is None else np.asarray(weights, np.float64).ravel()
+    order = np.argsort(scores, kind="mergesort")
+    imp, cum = scores[order], np.concatenate([[0.0], np.cumsum(w[order])])
     out = []
     for predicted, t in sorted(thresholds_by_fmr.items(), reverse=True):
-        k = int(len(imp) - np.searchsorted(imp, t, side="left"))
-        out.append(CalibrationCheck(predicted, float(t), k / max(1, len(imp)), len(imp), k))
+        below = int(np.searchsorted(imp, t, side="left"))
+        observed = (cum[-1] - cum[below]) / cum[-1] if len(imp) else 0.0
+        out.append(CalibrationCheck(predicted, float(t), float(observed), len(imp), len(imp) - below))
     return out

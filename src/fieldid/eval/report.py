@@ -117,8 +117,8 @@ def _calibration_rows(cal: Calibration, items: list[Item], extracted: dict[Path,
     if len({i.label for i in held}) < 2:
         return []
     vectors = np.stack([extracted[i.path].embedding for i in held])
-    _, impostor = metrics.all_pair_scores(vectors, [i.label for i in held])
-    return check_against(cal, impostor)
+    scores = metrics.weighted_pair_scores(vectors, [i.label for i in held])
+    return check_against(cal, scores.impostor, scores.impostor_weights)
 
 
 def gallery_size_curve(scores: np.ndarray, gallery_labels: list[str], probe_labels: list[str],
