@@ -143,18 +143,31 @@ def test_eval_faces_both_modes(cli, tmp_path):
 
 
 def test_calibrate_command(cli, tmp_path):
-    names = ["Colin_Powell", "Tony_Blair", "Abdullah_Gul", "Adrien_Brody", "Andre_Agassi", "Hugo_Chavez"]
+    from fieldid.calibration_io import load_calibration
+
+    few = ["Colin_Powell", "Tony_Blair", "Abdullah_Gul", "Adrien_Brody", "Andre_Agassi", "Hugo_Chavez"]
+    small = tmp_path / "few.csv"
+    small.write_text("path,label\n" + "\n".join(f"{LFW}/images/{n}/{n}_{i:04d}.jpg,{n}" for n in few
+                                                 for i in range(1, 4)) + "\n")
+    refused = cli("calibrate", "faces", "--manifest", str(small), "--out", str(tmp_path / "x.json"),
+                  "--workers", "1", "--cache", str(tmp_path / "c"), ok=False)
+    assert refused.exit_code != 0 and "pairs of people" in refused.output  # 6 people: 15 pairs of people
+    assert not (tmp_path / "x.json").exists()
+
+    counts: dict[str, int] = {}
+    for line in (LFW / "manifest.csv").read_text().splitlines()[1:]:
+        counts[line.rsplit(",", 1)[1]] = counts.get(line.rsplit(",", 1)[1], 0) + 1
+    names = sorted(n for n, c in counts.items() if c >= 2)[:24]  # 24 people: 276 pairs of people
     manifest = tmp_path / "m.csv"
     manifest.write_text("path,label\n" + "\n".join(f"{LFW}/images/{n}/{n}_{i:04d}.jpg,{n}" for n in names
-                                                    for i in range(1, 6)) + "\n")
+                                                    for i in range(1, 3)) + "\n")
     out = tmp_path / "cal.json"
     res = cli("calibrate", "faces", "--manifest", str(manifest), "--out", str(out), "--workers", "1",
               "--cache", str(tmp_path / "c"))
-    assert "60 genuine" in res.output and "375 impostor" in res.output
-    from fieldid.calibration_io import load_calibration
-
+    assert "24 genuine" in res.output and "1,104 impostor" in res.output  # C(48, 2) − 24
     cal = load_calibration(out)
-    assert cal.model_id == "dlib-resnet-v1-flip@1" and cal.genuine_pairs == 60 and cal.impostor_pairs == 375
+    assert cal.model_id == "dlib-resnet-v1-flip@1" and cal.genuine_pairs == 24 and cal.impostor_pairs == 1104
+    assert cal.effective_impostor_pairs == pytest.approx(276)  # every pair of people counts once
 
 
 def _shared_fvc():
@@ -230,3 +243,14 @@ def test_sources_commands(cli):
     assert json.loads(cli("sources", "list", "--json").stdout) == []
     missing = cli("sources", "health", "nope", ok=False)
     assert missing.exit_code == 2 and "source_not_found" in missing.output
+
+
+def test_only_server_commands_start_extraction_workers(tmp_path):
+    from fieldid.cli import state
+
+    env = {"FIELDID_ENVIRONMENT": "development"}
+    runner.invoke(app, ["--data-dir", str(tmp_path / "d"), "audit", "verify"], env=env)
+    assert state.settings.extraction_workers == 0  # a one-shot command extracts in its own thread
+    assert state.settings.resolved_extraction_workers == 0
+    runner.invoke(app, ["--data-dir", str(tmp_path / "d"), "serve", "--help"], env=env)
+    assert state.settings.extraction_workers == -1 and state.settings.resolved_extraction_workers >= 1

@@ -169,6 +169,9 @@ def build_calibration(
     fmr_emp = 1.0 - _share_below(imp, iw, grid)
     fnmr = _share_below(gen, gw, grid)
     n_imp = _effective_size(iw)
+    if n_imp < 100:
+        raise ValueError(f"the impostor scores are worth {n_imp:.0f} independent comparisons (pairs of "
+                         "people); at least 100 are needed (about 15 people or more)")
     imp_at_or_above = fmr_emp * n_imp  # effective counts (exact counts when unweighted)
     low, high = _clopper_pearson(imp_at_or_above, n_imp)
 

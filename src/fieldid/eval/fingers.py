@@ -32,7 +32,7 @@ import numpy as np
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from fieldid.config import Settings
-from fieldid.core.calibration import Calibration, build_calibration, identity_pair_weights
+from fieldid.core.calibration import Calibration, build_calibration
 from fieldid.core.finger import MATCHER_MODEL_ID, SCORE_RANGE, Matcher, pack, prepare
 from fieldid.core.params import MccParams
 from fieldid.errors import FieldIDError
@@ -170,16 +170,6 @@ def all_impostor_pairs(items: Sequence[Item], seed: int = 0) -> list[tuple[Item,
         keep = np.random.default_rng(seed).choice(len(pairs), MAX_ALL_IMPOSTORS, replace=False)
         pairs = [pairs[k] for k in sorted(keep)]
     return pairs
-
-
-def pair_weights(pairs: Sequence[tuple[Item, Item]], items: Sequence[Item]) -> np.ndarray:
-    """Identity-pair weights of ``pairs`` (see ``identity_pair_weights``), counting prints per
-    finger in ``items``."""
-    counts = {label: len(group) for label, group in by_label(items).items()}
-    n_a = np.array([counts[a.label] for a, _ in pairs], np.float64)
-    n_b = np.array([counts[b.label] for _, b in pairs], np.float64)
-    same = np.array([a.label == b.label for a, b in pairs], bool)
-    return identity_pair_weights(n_a, n_b, same)
 
 
 class PairScorer:
@@ -326,15 +316,14 @@ def _calibration_check(
     if isinstance(split, dict):  # keep only fingers the table was not built on
         salt, fraction = str(split.get("salt")), float(split.get("fraction", 1.0))
         held = [i for i in items if stable_fraction(i.label, salt) >= fraction]
-    pairs = all_impostor_pairs(held) if len(by_label(held)) >= 2 else []
-    impostor = scorer.score(pairs)
+    impostor = scorer.score(all_impostor_pairs(held)) if len(by_label(held)) >= 2 else np.zeros(0)
     if len(impostor) == 0:
         return None
     return {
         "calibration": cal.version,
         "dataset": cal.dataset,
         "held_out_fingers": len(by_label(held)),
-        "levels": check_against(cal, impostor, pair_weights(pairs, held)),
+        "levels": check_against(cal, impostor),
     }
 
 
@@ -353,13 +342,10 @@ def calibrate_fingers(
         (g[a], g[b]) for g in by_label(build).values() for a in range(len(g)) for b in range(a + 1, len(g))
     ]
     genuine = scorer.score(genuine_pairs, quiet, "Calibration genuine")
-    impostor_pairs = all_impostor_pairs(build)
-    impostor = scorer.score(impostor_pairs, quiet, "Calibration impostors")
+    impostor = scorer.score(all_impostor_pairs(build), quiet, "Calibration impostors")
     cal = build_calibration(
         genuine,
         impostor,
-        genuine_weights=pair_weights(genuine_pairs, build),
-        impostor_weights=pair_weights(impostor_pairs, build),
         model_id=MATCHER_MODEL_ID,
         dataset=dataset,
         created=datetime.now(UTC).date().isoformat(),
@@ -369,8 +355,9 @@ def calibrate_fingers(
             "fingers": len(by_label(build)),
             "failures_to_extract": sum(1 for i in build if extracted[i.path].template is None),
             "pairs": "all same-finger pairs (genuine) and all different-finger pairs (impostor)",
-            "weighting": "finger pairs: a comparison of prints of A and B weighs 1/(n_A n_B), so every "
-                         "pair of fingers counts once",
+            "weighting": "none: every comparison counts once (FVC-style sets hold the same number of "
+                         "impressions per finger, so identity-pair weights would change nothing but the "
+                         "effective sample size)",
             "score": "MCC bit cylinders + LSS-R, range [0, 1]",
             "caveat": "pairs share images, so they are not independent: intervals are optimistic",
             "split": {
@@ -382,12 +369,10 @@ def calibrate_fingers(
     )
     from fieldid.eval.calibrate import check_against
 
-    held_pairs = all_impostor_pairs(check)
-    held_impostor = scorer.score(held_pairs, quiet, "Held-out impostors")
+    held_impostor = scorer.score(all_impostor_pairs(check), quiet, "Held-out impostors")
     report = {
         "build_fingers": len(by_label(build)),
         "check_fingers": len(by_label(check)),
-        "calibration": check_against(cal, held_impostor, pair_weights(held_pairs, check))
-        if len(held_impostor) else [],
+        "calibration": check_against(cal, held_impostor) if len(held_impostor) else [],
     }
     return cal, report
