@@ -169,7 +169,8 @@ class Settings(BaseSettings):
         le=64,
         description="Processes that decode images and extract faces for the server, so one server "
         "uses several cores (dlib holds Python's GIL: threads cannot). 0 = in the request's thread; "
-        "-1 = one per CPU core, at most 8 (0 when environment is 'test').",
+        "-1 = one per CPU core, at most 8, in a server (`fieldid serve`, `fieldid demo`); 0 for other "
+        "commands and when environment is 'test'.",
     )
     face_embedder: Literal["dlib", "onnx"] = Field(
         "dlib",
