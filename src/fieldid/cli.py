@@ -538,17 +538,23 @@ def calibrate_faces_cmd(
     from fieldid.calibration_io import save_calibration
     from fieldid.eval.calibrate import calibrate_faces
 
+    built = _build_calibration(manifest, lambda: calibrate_faces(
+        manifest, state.settings, dataset_name=name, cache_dir=cache, workers=workers, holdout=holdout))
+    if built is not None:
+        cal, report = built
+        save_calibration(cal, out)
+        _print_calibration(cal, report, out, "", (1e-2, 1e-3, 1e-4, 1e-5, 1e-6))
+
+
+def _build_calibration(manifest: Path, build: Any) -> tuple[Any, dict] | None:
+    """Run ``build`` (→ table, report); bad input or too few pairs is a clear error (None)."""
     try:
-        cal, report = calibrate_faces(manifest, state.settings, dataset_name=name, cache_dir=cache,
-                                      workers=workers, holdout=holdout)
+        return build()
     except FieldIDError as exc:
         fail(exc)
-        return
     except ValueError as exc:  # too few pairs on the build side
         fail(InvalidRequest(f"Cannot calibrate on {manifest}: {exc}."))
-        return
-    save_calibration(cal, out)
-    _print_calibration(cal, report, out, "", (1e-2, 1e-3, 1e-4, 1e-5, 1e-6))
+    return None
 
 
 def _print_calibration(cal: Any, report: dict, out: Path, extra: str, levels: tuple[float, ...]) -> None:
@@ -584,20 +590,18 @@ def calibrate_fingers_cmd(
     from fieldid.eval.datasets import read_manifest
     from fieldid.eval.fingers import calibrate_fingers, extract_templates
 
-    try:
+    def build() -> tuple[Any, dict]:
         items = read_manifest(manifest)
         extracted = extract_templates(items, state.settings.image_limits, workers=workers,
                                       description="Calibration prints")
-        cal, report = calibrate_fingers(items, extracted, dataset=name or Path(manifest).parent.name, quiet=False)
-    except FieldIDError as exc:
-        fail(exc)
-        return
-    except ValueError as exc:  # too few pairs on the build side
-        fail(InvalidRequest(f"Cannot calibrate on {manifest}: {exc}."))
-        return
-    save_calibration(cal, out)
-    _print_calibration(cal, report, out, f" ({report['build_fingers']} fingers; {report['check_fingers']} held out)",
-                       (1e-2, 1e-3, 1e-4))
+        return calibrate_fingers(items, extracted, dataset=name or Path(manifest).parent.name, quiet=False)
+
+    built = _build_calibration(manifest, build)
+    if built is not None:
+        cal, report = built
+        save_calibration(cal, out)
+        _print_calibration(cal, report, out, f" ({report['build_fingers']} fingers; {report['check_fingers']} held out)",
+                           (1e-2, 1e-3, 1e-4))
 
 
 # -- audit / doctor ------------------------------------------------------------------------------
