@@ -74,3 +74,14 @@ def test_a_dead_worker_fails_its_request_and_the_pool_recovers(pooled):
     assert exc.value.code == "extraction_unavailable"
     _, template = pooled.measure_face(face("person_a_1.jpg"))  # a new pool answers
     assert template.quality.acceptable
+
+
+def test_bulk_enrolment_workers_extract_in_their_own_thread(tmp_path, monkeypatch):
+    """Bulk enrolment's worker processes must not each start a pool of their own."""
+    from fieldid import bulk
+
+    monkeypatch.setattr(bulk, "_die_with_parent", lambda: None)  # not for the test process itself
+    monkeypatch.setattr(bulk, "_worker", None)
+    bulk._init(Settings(data_dir=tmp_path / "d", environment="development", extraction_workers=2))
+    service, settings = bulk._worker
+    assert settings.extraction_workers == 0 and service.extraction_pool is None
