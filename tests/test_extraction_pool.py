@@ -50,6 +50,8 @@ def test_workers_extract_what_the_server_thread_would(pooled, face_models, tmp_p
                           EnrollmentInfo(legal_basis="t")).identity
     found = pooled.identify(agency.officer, [g.id], face("person_a_2.jpg"), CTX)
     assert found.candidates[0].identity_id == ident.id
+    health = pooled.health()
+    assert health["extraction_workers"] == 1 and health["face_models_loaded"]
 
 
 def test_errors_cross_the_process_boundary_with_their_codes(pooled):

@@ -65,6 +65,8 @@ class ExtractionPool:
         self._settings, self._params = settings, params
         self._lock = threading.Lock()
         self._pool: ProcessPoolExecutor | None = None
+        #: Every worker has started and loaded its models (after :meth:`warm_up`).
+        self.ready = False
 
     def _executor(self) -> ProcessPoolExecutor:
         with self._lock:
@@ -79,6 +81,7 @@ class ExtractionPool:
         """Start every worker and load its models (else the first requests pay for it)."""
         pool = self._executor()
         ids = {f.result() for f in [pool.submit(_warm) for _ in range(self.workers)]}
+        self.ready = True
         return ids.pop()
 
     def extract(self, data: bytes, jitters: int = 0) -> tuple[DecodedImage, FaceTemplate]:
@@ -94,7 +97,7 @@ class ExtractionPool:
         with self._lock:
             if self._pool is broken:
                 log.error("a face extraction worker died; starting a new pool")
-                self._pool = None
+                self._pool, self.ready = None, False
         broken.shutdown(wait=False, cancel_futures=True)
 
     def close(self) -> None:

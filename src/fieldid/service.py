@@ -997,11 +997,14 @@ class FieldID(MultiModalOps, AdminOps, SharingOps, AuthorizationOps, ReviewOps, 
             from sqlalchemy import text
 
             s.execute(text("SELECT 1"))
+        pool = self.extraction_pool
         return {
             "status": "ok",
             "database": self.store.dialect,
             "index": type(self.index).__name__,
-            "face_models_loaded": self.face_models.loaded,
+            # In a server with extraction workers the models live in the workers.
+            "face_models_loaded": self.face_models.loaded or bool(pool and pool.ready),
+            "extraction_workers": pool.workers if pool else 0,
             "demo": self.settings.demo,
         }
 

@@ -32,6 +32,8 @@ class Health(Schema):
     database: str
     index: str
     face_models_loaded: bool
+    #: Face extraction worker processes (0: extraction in the request's thread).
+    extraction_workers: int = 0
     demo: bool
     version: str
 
