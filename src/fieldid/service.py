@@ -40,6 +40,7 @@ from fieldid.errors import (
     SearchNotFound,
     TrainingModeViolation,
 )
+from fieldid.extraction_pool import ExtractionPool
 from fieldid.fingers import FingerInput, PreparedFinger, finger_template_row, prepare_fingers
 from fieldid.governance.actor import Actor
 from fieldid.governance.admin import AdminOps
@@ -53,7 +54,6 @@ from fieldid.governance.review import ReviewOps
 from fieldid.governance.roles import Permission
 from fieldid.governance.sharing import SharingOps, active_agreements, reachable_galleries, searchable_gallery
 from fieldid.imaging import DecodedImage, decode_image, encode_jpeg
-from fieldid.extraction_pool import ExtractionPool
 from fieldid.models.registry import FaceModelLoader
 from fieldid.multimodal import MultiModalOps
 from fieldid.records import LookupResult, RecordBroker, SourceHealth, SourceView, record_access_event
