@@ -20,11 +20,11 @@ from tests.conftest import CTX, FIXTURES, face, make_agency
 
 @pytest.fixture
 def pooled(tmp_path, face_models):
-    settings = Settings(data_dir=tmp_path / "data", environment="test", extraction_workers=1)
-    assert settings.resolved_extraction_workers == 1
+    settings = Settings(data_dir=tmp_path / "data", environment="test")
     svc = FieldID(settings, SqlStore(settings.resolved_database_url), FaissIndex(settings.index_dir),
                   face_models=face_models)
-    assert svc.extraction_pool is not None and svc.extraction_pool.warm_up() == svc.face_model_id()
+    assert svc.start_extraction_workers(1) is svc.extraction_pool
+    assert svc.extraction_pool.warm_up() == svc.face_model_id()
     yield svc
     svc.close()
 
@@ -34,7 +34,7 @@ def test_workers_extract_what_the_server_thread_would(pooled, face_models, tmp_p
                         SqlStore(f"sqlite:///{tmp_path / 'plain.db'}"), FaissIndex(tmp_path / "plain-index"),
                         face_models=face_models)
     try:
-        assert in_thread.extraction_pool is None  # tests default to in-thread extraction
+        assert in_thread.extraction_pool is None  # only a server starts workers
         for name in ("person_a_1.jpg", "two_faces.jpg"):
             d1, t1 = pooled.measure_face(face(name))
             d2, t2 = in_thread.measure_face(face(name))
@@ -79,11 +79,31 @@ def test_a_dead_worker_fails_its_request_and_the_pool_recovers(pooled):
 
 
 def test_bulk_enrolment_workers_extract_in_their_own_thread(tmp_path, monkeypatch):
-    """Bulk enrolment's worker processes must not each start a pool of their own."""
+    """Bulk enrolment's worker processes must not each start a pool of their own, whatever the
+    settings say (only a server starts extraction workers)."""
     from fieldid import bulk
 
     monkeypatch.setattr(bulk, "_die_with_parent", lambda: None)  # not for the test process itself
     monkeypatch.setattr(bulk, "_worker", None)
     bulk._init(Settings(data_dir=tmp_path / "d", environment="development", extraction_workers=2))
-    service, settings = bulk._worker
-    assert settings.extraction_workers == 0 and service.extraction_pool is None
+    service, _ = bulk._worker
+    assert service.extraction_pool is None
+
+
+def test_a_server_starts_its_extraction_workers(tmp_path):
+    """`fieldid serve` builds the app with its own service: its start-up starts the workers
+    (the setting's -1 resolves to one per core outside tests) and health reports them."""
+    from fastapi.testclient import TestClient
+
+    from fieldid.api import create_app
+
+    settings = Settings(data_dir=tmp_path / "srv", environment="test", extraction_workers=1)
+    with TestClient(create_app(settings)) as client:
+        service = client.app.state.service
+        assert service.extraction_pool is not None and service.extraction_pool.workers == 1
+        service.extraction_pool.warm_up()
+        assert client.get("/v1/health").json()["extraction_workers"] == 1
+    assert service.extraction_pool._pool is None  # noqa: SLF001 - closed with the server
+    dev = Settings(data_dir=tmp_path / "d", environment="development")
+    assert dev.resolved_extraction_workers >= 1
+    assert Settings(data_dir=tmp_path / "t", environment="test").resolved_extraction_workers == 0

@@ -81,9 +81,7 @@ def _init(settings: Settings) -> None:
     from fieldid.storage.memory_index import MemoryIndex
     from fieldid.storage.sql import SqlStore
 
-    # Workers only extract: they need the models, not the database; being worker processes
-    # already, they extract in their own thread (no extraction pool of their own).
-    settings = settings.model_copy(update={"extraction_workers": 0})
+    # Workers only extract: they need the models, not the database.
     store = SqlStore("sqlite://", migrate=False)
     _worker = (FieldID(settings, store, MemoryIndex()), settings)
 

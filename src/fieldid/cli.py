@@ -55,14 +55,8 @@ class State:
 state = State()
 
 
-#: Commands that run a server: only they start face extraction workers by default (a one-shot
-#: command would spend longer starting the workers than extracting its image).
-SERVER_COMMANDS = {"serve", "demo"}
-
-
 @app.callback()
 def main(
-    ctx: typer.Context,
     data_dir: Annotated[Path | None, typer.Option(help="Data directory (database, index files).")] = None,
     database_url: Annotated[str | None, typer.Option(help="SQLAlchemy URL of the store.")] = None,
     index_backend: Annotated[str | None, typer.Option(help="faiss | milvus | memory")] = None,
@@ -75,8 +69,6 @@ def main(
     if index_backend is not None:
         overrides["index_backend"] = index_backend
     state.settings = Settings(**overrides)
-    if state.settings.extraction_workers < 0 and ctx.invoked_subcommand not in SERVER_COMMANDS:
-        state.settings = state.settings.model_copy(update={"extraction_workers": 0})
 
 
 def fail(exc: FieldIDError) -> None:

@@ -167,10 +167,10 @@ class Settings(BaseSettings):
         -1,
         ge=-1,
         le=64,
-        description="Processes that decode images and extract faces for the server, so one server "
-        "uses several cores (dlib holds Python's GIL: threads cannot). 0 = in the request's thread; "
-        "-1 = one per CPU core, at most 8, in a server (`fieldid serve`, `fieldid demo`); 0 for other "
-        "commands and when environment is 'test'.",
+        description="Processes in which a server (`fieldid serve`, `fieldid demo`) decodes images and "
+        "extracts faces, so that it uses several cores (dlib holds Python's GIL: threads cannot). "
+        "0 = in the request's thread; -1 = one per CPU core, at most 8 (0 when environment is "
+        "'test'). Other commands always extract in their own thread.",
     )
     face_embedder: Literal["dlib", "onnx"] = Field(
         "dlib",

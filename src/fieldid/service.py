@@ -154,8 +154,8 @@ class FieldID(MultiModalOps, AdminOps, SharingOps, AuthorizationOps, ReviewOps, 
         self.api_keys = ApiKeyAuthenticator()
         self.rate_limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_alert_per_hour)
         self._jwt = None
-        workers = settings.resolved_extraction_workers
-        self.extraction_pool = ExtractionPool(settings, self.face_params, workers) if workers > 0 else None
+        #: Face extraction worker processes, started by a server (:meth:`start_extraction_workers`).
+        self.extraction_pool: ExtractionPool | None = None
 
     @classmethod
     def open(cls, settings: Settings, *, clock: Clock | None = None, reconcile: bool = True) -> FieldID:
@@ -167,6 +167,13 @@ class FieldID(MultiModalOps, AdminOps, SharingOps, AuthorizationOps, ReviewOps, 
         if reconcile:
             service.reconcile()
         return service
+
+    def start_extraction_workers(self, workers: int) -> ExtractionPool | None:
+        """Extract faces in ``workers`` processes from now on (a server's choice: a one-shot
+        command or a bulk-enrolment worker would spend longer starting them than it saves)."""
+        if workers > 0 and self.extraction_pool is None:
+            self.extraction_pool = ExtractionPool(self.settings, self.face_params, workers)
+        return self.extraction_pool
 
     def close(self) -> None:
         if self.extraction_pool is not None:

@@ -244,13 +244,3 @@ def test_sources_commands(cli):
     missing = cli("sources", "health", "nope", ok=False)
     assert missing.exit_code == 2 and "source_not_found" in missing.output
 
-
-def test_only_server_commands_start_extraction_workers(tmp_path):
-    from fieldid.cli import state
-
-    env = {"FIELDID_ENVIRONMENT": "development"}
-    runner.invoke(app, ["--data-dir", str(tmp_path / "d"), "audit", "verify"], env=env)
-    assert state.settings.extraction_workers == 0  # a one-shot command extracts in its own thread
-    assert state.settings.resolved_extraction_workers == 0
-    runner.invoke(app, ["--data-dir", str(tmp_path / "d"), "serve", "--help"], env=env)
-    assert state.settings.extraction_workers == -1 and state.settings.resolved_extraction_workers >= 1

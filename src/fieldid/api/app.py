@@ -138,8 +138,8 @@ def create_app(settings: Settings, service: FieldID | None = None) -> FastAPI:
         # The scheduled retention job runs only in a server that owns its service (not in tests
         # that share one); `fieldid retention run` does the same by hand.
         job = asyncio.create_task(_retention_loop(app.state.service, settings)) if owned else None
-        pool = app.state.service.extraction_pool
-        if owned and pool is not None:  # load the workers' models now, not on the first requests
+        pool = app.state.service.start_extraction_workers(settings.resolved_extraction_workers) if owned else None
+        if pool is not None:  # load the workers' models now, not on the first requests
             warming = asyncio.get_running_loop().run_in_executor(None, pool.warm_up)
             warming.add_done_callback(_log_failure)
         try:
