@@ -47,9 +47,7 @@ class BackupError(StorageError):
 def _database(settings: Settings) -> tuple[str, URL]:
     url = make_url(settings.resolved_database_url)
     backend = url.get_backend_name()
-    if backend == "sqlite" and url.database:
-        return backend, url
-    if backend == "postgresql":
+    if backend == "postgresql" or (backend == "sqlite" and url.database):
         return backend, url
     raise InvalidRequest(f"fieldid backup covers SQLite and PostgreSQL stores, not {backend}.")
 

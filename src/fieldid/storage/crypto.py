@@ -134,8 +134,9 @@ class Keyring:
         out, pos, counter = bytearray(), len(header), 0
         while True:
             length = fh.read(4)
-            body = fh.read(int.from_bytes(length, "big")) if len(length) == 4 else b""
-            if len(length) != 4 or len(body) != int.from_bytes(length, "big"):
+            size_of_body = int.from_bytes(length, "big") if len(length) == 4 else -1
+            body = fh.read(size_of_body) if size_of_body >= 0 else b""
+            if len(body) != size_of_body:
                 raise CorruptFileError("An encrypted file is truncated.")
             pos += 4 + len(body)
             last = pos >= size

@@ -34,9 +34,6 @@ import numpy as np
 
 from fieldid.errors import InvalidRequest
 from fieldid.storage import faiss_persist as files
-
-if TYPE_CHECKING:
-    from fieldid.storage.crypto import Keyring
 from fieldid.storage.ann_build import (
     Tombstones,
     ann_candidates,
@@ -50,6 +47,9 @@ from fieldid.storage.ann_policy import AnnPolicy
 from fieldid.storage.faiss_rows import RowStore
 from fieldid.storage.memory_index import _check
 from fieldid.types import ScoredId
+
+if TYPE_CHECKING:
+    from fieldid.storage.crypto import Keyring
 
 log = logging.getLogger(__name__)
 
