@@ -23,6 +23,7 @@ from rich.table import Table
 from fieldid.calibration_io import find_calibration
 from fieldid.config import Settings, default_shared_data
 from fieldid.eval import metrics
+from fieldid.eval.calibrate import face_scores
 from fieldid.eval.datasets import read_manifest, stable_fraction
 from fieldid.eval.extract import extract_faces, model_id_for
 
@@ -58,8 +59,7 @@ def main() -> None:
              if stable_fraction(i.label, split["salt"]) >= float(split["fraction"])]
     extracted = extract_faces([i.path for i in items], settings, cache_dir=args.cache)
     ok = [i for i in items if extracted[i.path].embedding is not None]
-    vectors = np.stack([extracted[i.path].embedding for i in ok])
-    s = metrics.weighted_pair_scores(vectors, [i.label for i in ok])
+    s = face_scores(ok, extracted)
     result = {
         "source": "all same-identity / different-identity pairs of the dev identities the shipped "
                   "calibration was not built from (its recorded split)",

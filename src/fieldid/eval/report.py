@@ -17,7 +17,7 @@ from fieldid.calibration_io import find_calibration  # noqa: E402
 from fieldid.config import Settings  # noqa: E402
 from fieldid.core.calibration import Calibration, fmr_for_fpir  # noqa: E402
 from fieldid.eval import metrics  # noqa: E402
-from fieldid.eval.calibrate import check_against, split_by_identity  # noqa: E402
+from fieldid.eval.calibrate import check_against, face_scores, split_by_identity  # noqa: E402
 from fieldid.eval.datasets import Item, read_groups, read_lfw_pairs, stable_fraction  # noqa: E402
 from fieldid.eval.extract import extract_faces  # noqa: E402
 from fieldid.eval.faces import lfw_pairs, open_set_manifest  # noqa: E402
@@ -116,8 +116,7 @@ def _calibration_rows(cal: Calibration, items: list[Item], extracted: dict[Path,
     held = [i for i in _held_out(items, cal) if extracted[i.path].embedding is not None]
     if len({i.label for i in held}) < 2:
         return []
-    vectors = np.stack([extracted[i.path].embedding for i in held])
-    scores = metrics.weighted_pair_scores(vectors, [i.label for i in held])
+    scores = face_scores(held, extracted)
     return check_against(cal, scores.impostor, scores.impostor_weights)
 
 
