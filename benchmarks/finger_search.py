@@ -34,13 +34,15 @@ from rich.table import Table
 from fieldid.core.finger import Matcher, extract_finger, pack, prepare, search_key
 from fieldid.core.finger.cylinders import CylinderSet
 from fieldid.core.params import MccParams
+from fieldid.models.finger_models import shared_leader
 from fieldid.types import FingerTemplate, frozen_array
 
 DATA = Path("/work/shared/data/fingerprints/fvc2000-b")
 
 
 def load(db: str, finger: int, impression: int) -> FingerTemplate:
-    return extract_finger(np.array(Image.open(DATA / db / f"{finger}_{impression}.tif").convert("L")))
+    return extract_finger(np.array(Image.open(DATA / db / f"{finger}_{impression}.tif").convert("L")),
+                          net=shared_leader())
 
 
 def perturb(t: FingerTemplate, rng: np.random.Generator) -> FingerTemplate:

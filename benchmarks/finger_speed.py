@@ -3,8 +3,8 @@
 Templates: our extraction of FVC2000 DB1_B–DB3_B (240 prints). Every probe is compared with
 every template through ``Matcher(probe).match_packed`` (cylinders prepared once, the re-rank
 stage of a search). Reference: the MCC implementation of the ``afis`` package (BioLab-faithful
-Python/numba, the same algorithm family) on the same minutiae, when that package is
-installed (it is not a FieldID dependency: ``pip install afis==1.2.7`` to include it).
+Python/numba, the same algorithm family) on the same minutiae (``afis`` is installed with
+FieldID, which takes the LEADER minutiae network's weights from it).
 
     .venv/bin/python benchmarks/finger_speed.py --out benchmarks/results/finger_speed.json
 """
@@ -23,6 +23,7 @@ from rich.console import Console
 from rich.table import Table
 
 from fieldid.core.finger import Matcher, extract_finger, pack, prepare
+from fieldid.models.finger_models import shared_leader
 
 DATA = Path("/work/shared/data/fingerprints/fvc2000-b")
 
@@ -66,7 +67,7 @@ def main() -> None:
     args = ap.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     templates = [
-        extract_finger(np.array(Image.open(DATA / db / f"{f}_{i}.tif").convert("L")))
+        extract_finger(np.array(Image.open(DATA / db / f"{f}_{i}.tif").convert("L")), net=shared_leader())
         for db in ("DB1_B", "DB2_B", "DB3_B")
         for f in range(101, 111)
         for i in range(1, 9)

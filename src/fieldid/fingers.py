@@ -30,6 +30,7 @@ from fieldid.core.finger import (
 from fieldid.core.params import FingerParams
 from fieldid.errors import InvalidRequest, NoFingerprintFound
 from fieldid.imaging import DecodedImage, decode_image, encode_jpeg
+from fieldid.models.finger_models import shared_leader
 from fieldid.storage import repo
 from fieldid.storage.base import VectorIndex, space_key
 from fieldid.storage.tables import Sample, Template
@@ -89,8 +90,9 @@ def prepare_fingers(inp: FingerInput, settings: Settings, params: FingerParams |
     """Decode and extract; a contactless photo may give several prints (left to right)."""
     decoded = decode_image(inp.data, settings.image_limits)
     params = params or FingerParams()
+    net = shared_leader()
     if inp.contactless:
-        templates = extract_fingers_from_photo(decoded.rgb, params)
+        templates = extract_fingers_from_photo(decoded.rgb, params, net)
     else:
         saturation = float(cv2.cvtColor(decoded.rgb, cv2.COLOR_RGB2HSV)[..., 1].mean()) / 255.0
         if saturation > CONTACT_MAX_SATURATION:
@@ -98,7 +100,7 @@ def prepare_fingers(inp: FingerInput, settings: Settings, params: FingerParams |
                 "This is a colour photograph, not a contact fingerprint scan. For a phone photo of "
                 "fingers, use contactless capture.", saturation=round(saturation, 3))
         gray = cv2.cvtColor(decoded.rgb, cv2.COLOR_RGB2GRAY)
-        templates = [extract_finger(gray, params, ppi=inp.ppi)]
+        templates = [extract_finger(gray, params, ppi=inp.ppi, net=net)]
     thumb = _thumbnail(decoded.rgb)
     out = []
     for t in templates:
@@ -124,9 +126,36 @@ class FingerRow:
     position: int
 
 
+#: Every fingerprint model id starts with this (faces' never do): templates of earlier finger
+#: models are told apart from face templates without reading the table rows.
+FINGER_MODEL_PREFIX = "fieldid-finger-"
+
+
+def finger_model_counts(s: Session, gallery_ids: Sequence[str]) -> dict[str, int]:
+    """Prints per finger model id in the galleries (one pass over the (gallery, model) index)."""
+    rows = s.execute(select(Template.model_id, func.count(Template.id))
+                     .where(Template.gallery_id.in_(list(gallery_ids))).group_by(Template.model_id))
+    return {m: int(n) for m, n in rows if m.startswith(FINGER_MODEL_PREFIX)}
+
+
 def finger_counts(s: Session, gallery_ids: Sequence[str]) -> int:
     return int(s.scalar(select(func.count(Template.id)).where(
         Template.gallery_id.in_(list(gallery_ids)), Template.model_id == MATCHER_MODEL_ID)) or 0)
+
+
+def retired_finger_note(s: Session, gallery_ids: Sequence[str]) -> str | None:
+    """What a finger search must say when the galleries hold prints of an earlier finger model.
+
+    Their minutiae came from another extractor: comparing them with today's probes has no
+    measured false-match rate, so they are not searched, and the searcher is told.
+    """
+    old = {m: n for m, n in finger_model_counts(s, gallery_ids).items() if m != MATCHER_MODEL_ID}
+    if not old:
+        return None
+    count = sum(old.values())
+    were = "prints were" if count != 1 else "print was"
+    return (f"Not searched: {count:,} enrolled {were} extracted by an earlier "
+            f"fingerprint model ({', '.join(sorted(old))}) and must be re-enrolled to be searchable.")
 
 
 def _rows(s: Session, where) -> list[tuple[Template, int]]:  # type: ignore[no-untyped-def]

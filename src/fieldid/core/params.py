@@ -202,6 +202,18 @@ class FingerMinutiaeParams:
 
 
 @dataclass(frozen=True)
+class FingerNetParams:
+    """Decoding of a minutiae network's output (:mod:`fieldid.core.finger.netminutiae`)."""
+
+    #: A pixel is a minutia where the net's quality map (after its own non-maximum
+    #: suppression) reaches this. LEADER's published default; on FVC2000 DB1-3 it gives
+    #: 17-48 minutiae per print.
+    quality_threshold: float = 0.55
+    #: Type map at or above this: ridge ending, else bifurcation.
+    type_threshold: float = 0.5
+
+
+@dataclass(frozen=True)
 class FingerQualityParams:
     """NFIQ 2-style quality of a contact print (0–100) and its floor.
 
@@ -347,6 +359,7 @@ class FingerParams:
     frequency: FingerFrequencyParams = FingerFrequencyParams()
     enhance: FingerEnhanceParams = FingerEnhanceParams()
     minutiae: FingerMinutiaeParams = FingerMinutiaeParams()
+    net: FingerNetParams = FingerNetParams()
     quality: FingerQualityParams = FingerQualityParams()
     contactless: ContactlessParams = ContactlessParams()
     mcc: MccParams = MccParams()

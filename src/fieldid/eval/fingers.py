@@ -67,19 +67,21 @@ def _init_worker(limits: ImageLimits) -> None:
     _worker_limits = limits
 
 
-def _extract_one(job: tuple[str, bool]) -> tuple[str, Extraction]:
+def _extract_one(job: tuple[str, bool, bool]) -> tuple[str, Extraction]:
     from fieldid.core.finger import extract_finger, extract_fingers_from_photo
     from fieldid.imaging import decode_image
+    from fieldid.models.finger_models import shared_leader
 
-    path, contactless = job
+    path, contactless, classic = job
     start = time.perf_counter()
     try:
         image = decode_image(Path(path).read_bytes(), _worker_limits)
+        net = None if classic else shared_leader(threads=1)  # one worker process per core
         if contactless:
-            found = extract_fingers_from_photo(image.rgb)
+            found = extract_fingers_from_photo(image.rgb, net=net)
             template = max(found, key=lambda t: t.count)
         else:
-            template = extract_finger(image.gray())
+            template = extract_finger(image.gray(), net=net)
     except FieldIDError as exc:
         return path, Extraction(None, exc.code, time.perf_counter() - start)
     return path, Extraction(template, None, time.perf_counter() - start)
@@ -92,8 +94,14 @@ def extract_templates(
     workers: int | None = None,
     quiet: bool = False,
     description: str = "Extracting fingerprints",
+    classic: bool = False,
 ) -> dict[Path, Extraction]:
-    jobs = list(dict.fromkeys((str(i.path), i.group == CONTACTLESS_GROUP) for i in items))
+    """Templates of every item's image, extracted in worker processes.
+
+    ``classic``: minutiae from the classic stages instead of the minutiae network (the
+    baseline of ``benchmarks/finger_accuracy.py``; its scores have no shipped calibration).
+    """
+    jobs = list(dict.fromkeys((str(i.path), i.group == CONTACTLESS_GROUP, classic) for i in items))
     workers = workers or max(1, min(os.cpu_count() or 1, 4))
     out: dict[Path, Extraction] = {}
     with _progress(quiet) as progress:

@@ -8,9 +8,11 @@ from fieldid.core.finger.searchkey import SEARCH_KEY_DIM, search_key
 from fieldid.core.finger.template import decode_iso19794_2, encode_iso19794_2
 
 #: Model id of the fingerprint matcher: calibration tables and index spaces are keyed by it.
-#: fieldid-finger-<extractor: Gabor enhancement + crossing number>-<matcher: bit MCC, LSS-R and
-#: consensus>@<version>. A change of either part's numbers is a new version (and calibration).
-MATCHER_MODEL_ID = "fieldid-finger-gaborcn-mcc16b@1"
+#: fieldid-finger-<minutiae: the LEADER network>-<matcher: bit MCC, LSS-R and consensus>@<version>.
+#: A change of either part's numbers is a new version (and calibration). The previous one,
+#: "fieldid-finger-gaborcn-mcc16b@1", took minutiae from our classic Gabor / crossing-number
+#: stages (still there without a net, as the measured baseline).
+MATCHER_MODEL_ID = "fieldid-finger-leader-mcc16b@1"
 
 __all__ = [
     "EXTRACTOR_ID",

@@ -17,6 +17,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from fieldid.core.finger.netminutiae import MinutiaeNet
 from fieldid.core.finger.pipeline import extract_finger
 from fieldid.core.finger.segment import fill_holes
 from fieldid.core.params import ContactlessParams, FingerParams
@@ -106,8 +107,12 @@ def _fingertip(
     return upright[y0:y1, x0:x1].copy()
 
 
-def extract_fingers_from_photo(rgb: np.ndarray, params: FingerParams | None = None) -> list[FingerTemplate]:
+def extract_fingers_from_photo(
+    rgb: np.ndarray, params: FingerParams | None = None, net: MinutiaeNet | None = None
+) -> list[FingerTemplate]:
     """Templates of the fingers in a contactless photo, left to right as they appear.
+
+    ``net``: the minutiae network, as for :func:`~fieldid.core.finger.pipeline.extract_finger`.
 
     Fingers whose tip holds no usable ridges are left out; if none is usable,
     :class:`~fieldid.errors.NoFingerprintFound` is raised.
@@ -120,7 +125,7 @@ def extract_fingers_from_photo(rgb: np.ndarray, params: FingerParams | None = No
     templates = []
     for crop in crops:
         try:
-            templates.append(extract_finger(crop, params, contactless=True))
+            templates.append(extract_finger(crop, params, contactless=True, net=net))
         except NoFingerprintFound:
             continue
     if not templates:

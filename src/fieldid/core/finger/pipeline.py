@@ -1,9 +1,14 @@
 """The fingerprint extractor: one short function calling single-purpose stages in order.
 
 contact:      [rescale to 500 ppi] → segment → normalise → orientation → ridge period →
-              Gabor enhance → thin → minutiae → quality → template
+              minutiae → quality → template
 contactless:  flatten light → ridge period → rescale so the period is a 500 ppi one →
               invert (photo ridges are bright) → the contact stages → contactless quality
+
+Minutiae come from a minutiae network (LEADER, :mod:`~fieldid.core.finger.netminutiae`) when
+the caller gives one: that is what FieldID searches with. Without one, from our classic
+stages (Gabor enhance → thin → crossing number → false-minutiae removal), kept as the
+measured baseline and for callers that have no model.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import numpy as np
 
 from fieldid.core.finger.enhance import enhance_ridges
 from fieldid.core.finger.minutiae import RawMinutiae, extract_minutiae, thin_ridges
+from fieldid.core.finger.netminutiae import MinutiaeNet, detect_minutiae
 from fieldid.core.finger.orient import orientation_field, ridge_period
 from fieldid.core.finger.quality import (
     assess_contact,
@@ -44,14 +50,16 @@ def extract_finger(
     *,
     ppi: int = 500,
     contactless: bool = False,
+    net: MinutiaeNet | None = None,
     trace: TraceSink | None = None,
 ) -> FingerTemplate:
     """Minutiae template of the print in ``gray`` (H×W uint8; an RGB image is converted).
 
     ``ppi`` is the contact image's resolution (ignored for contactless photos, whose scale
-    comes from the ridge period). Raises :class:`~fieldid.errors.NoFingerprintFound` when the
-    image holds no usable print. A print under the quality floor still yields a template:
-    the caller's policy decides (``template.quality.acceptable``).
+    comes from the ridge period). ``net`` finds the minutiae (see the module docstring).
+    Raises :class:`~fieldid.errors.NoFingerprintFound` when the image holds no usable print.
+    A print under the quality floor still yields a template: the caller's policy decides
+    (``template.quality.acceptable``).
     """
     params = params or FingerParams()
     sink = trace or _no_trace
@@ -80,14 +88,19 @@ def extract_finger(
         or period.clarity < params.frequency.min_clarity
     ):
         raise NoFingerprintFound("No ridge pattern was found in the image.", clarity=round(period.clarity, 3))
-    enhanced = enhance_ridges(normalized, field.theta, period.period, mask, params.enhance)
-    sink("enhanced", enhanced)
-    skeleton = thin_ridges(enhanced, mask)
-    sink("skeleton", skeleton)
-    # Minutiae are only trusted where the ridge pattern is clear (faint, dry, scarred areas
-    # breed false endings): the mask they are looked for in drops unclear windows.
-    clear = mask & (period.clarity_map >= params.minutiae.min_local_clarity)
-    raw = extract_minutiae(skeleton, clear, field.theta, field.coherence, params.minutiae)
+    if net is not None:
+        raw = detect_minutiae(work, net, params.net)
+        if skin is not None:  # a photo's background can look like ridges: only the fingertip
+            raw = _inside(raw, mask)
+    else:
+        enhanced = enhance_ridges(normalized, field.theta, period.period, mask, params.enhance)
+        sink("enhanced", enhanced)
+        skeleton = thin_ridges(enhanced, mask)
+        sink("skeleton", skeleton)
+        # Minutiae are only trusted where the ridge pattern is clear (faint, dry, scarred areas
+        # breed false endings): the mask they are looked for in drops unclear windows.
+        clear = mask & (period.clarity_map >= params.minutiae.min_local_clarity)
+        raw = extract_minutiae(skeleton, clear, field.theta, field.coherence, params.minutiae)
     raw = _best(raw, params.minutiae.max_minutiae)
     sink("minutiae", raw)
     if contactless:
@@ -106,7 +119,7 @@ def extract_finger(
         height=int(h),
         ppi=int(out_ppi),
         quality=quality,
-        model=f"{EXTRACTOR_ID}@{EXTRACTOR_VERSION}",
+        model=net.model_id if net is not None else f"{EXTRACTOR_ID}@{EXTRACTOR_VERSION}",
         contactless=contactless,
         capture=FingerCapture(impression_type=IMPRESSION_CONTACTLESS if contactless else 0),
     )
@@ -156,6 +169,12 @@ def _best(raw: RawMinutiae, limit: int) -> RawMinutiae:
     if len(raw.x) <= limit:
         return raw
     keep = np.sort(np.argsort(-raw.quality, kind="stable")[:limit])
+    return RawMinutiae(raw.x[keep], raw.y[keep], raw.angle[keep], raw.kind[keep], raw.quality[keep])
+
+
+def _inside(raw: RawMinutiae, mask: np.ndarray) -> RawMinutiae:
+    h, w = mask.shape
+    keep = mask[np.clip(raw.y.astype(int), 0, h - 1), np.clip(raw.x.astype(int), 0, w - 1)]
     return RawMinutiae(raw.x[keep], raw.y[keep], raw.angle[keep], raw.kind[keep], raw.quality[keep])
 
 
