@@ -87,6 +87,18 @@ def test_shortlist_path_finds_the_same_mate(service, world):
     assert r.candidates and r.candidates[0].identity_id == world["a"].id
 
 
+def test_prints_of_an_earlier_finger_model_are_not_searched_and_the_result_says_so(service, world):
+    with service.store.write() as s:
+        row = s.query(Template).filter(Template.identity_id == world["b"].id, Template.modality == "finger").one()
+        row.model_id = "fieldid-finger-gaborcn-mcc16b@1"  # enrolled before the LEADER extractor
+    r = service.identify(world["agency"].officer, [world["gallery"].id], None, CTX_F, fingers=[finger("102_2")])
+    assert world["b"].id not in {c.identity_id for c in r.candidates}
+    note = [reason for reason in r.reasons if "earlier fingerprint model" in reason]
+    assert note and "1 enrolled print was" in note[0] and "gaborcn" in note[0], r.reasons
+    fresh = service.identify(world["agency"].officer, [world["gallery"].id], None, CTX_F, fingers=[finger("101_2")])
+    assert fresh.candidates[0].identity_id == world["a"].id
+
+
 def test_bad_finger_input_is_refused_and_nothing_is_stored(service, world):
     officer, g = world["agency"].officer, world["gallery"].id
     with service.store.read() as s:
