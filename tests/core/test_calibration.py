@@ -60,6 +60,16 @@ def test_tail_extrapolation_is_conservative(cal):
     assert cal.fmr_interval(0.9)[1] >= 1.0 / cal.impostor_pairs
 
 
+def test_extrapolation_stops_two_decades_below_what_was_measured(cal):
+    floor = cal.min_measurable_fmr / 100
+    assert cal.fmr_floor == pytest.approx(floor)
+    assert cal.fmr(5.0) == pytest.approx(floor)  # far beyond every impostor: no 1e-40 claims
+    assert cal.fmr(cal.tail_anchor[0]) > floor
+    assert np.all(cal.fmr(np.linspace(-1, 10, 500)) >= floor)
+    low, high = cal.fmr_interval(5.0)
+    assert low <= floor <= high
+
+
 def test_threshold_at_fmr_inverts_fmr(cal):
     for target in (1e-2, 1e-3, 1e-4, 1e-6):
         t = cal.threshold_at_fmr(target)

@@ -61,3 +61,12 @@ def test_missing_comparison_adds_nothing(cals):
         fused_score([a], [0.1, 0.2])
     with pytest.raises(ValueError):
         fuse_calibrations([])
+
+
+def test_fused_floor_is_the_product_of_the_components_floors(cals):
+    a, b = cals
+    fused = fuse_calibrations([a, b])
+    assert fused.fmr_floor == pytest.approx(a.fmr_floor * b.fmr_floor)
+    assert fused.fmr(fused.grid[-1] + 100.0) == pytest.approx(fused.fmr_floor)
+    # two independent pieces of evidence may be stronger than either table could show alone
+    assert fused.fmr_floor < min(a.fmr_floor, b.fmr_floor)

@@ -15,7 +15,11 @@ data set, and answers:
 
 Beyond the highest measured impostor score the FMR is extrapolated log-linearly from the
 last two measured decades (impostor tails fall at least that fast, so the estimate errs high),
-and the interval's upper end never drops below the rule-of-three bound 3/n.
+and the interval's upper end never drops below the rule-of-three bound 3/n. The
+extrapolation stops ``MAX_EXTRAPOLATION_DECADES`` below the smallest FMR the impostor set can
+resolve: a table built on 2 000 impostor pairs never claims an FMR under 5 × 10⁻⁶, however
+high the score (a mated fingerprint can score far beyond every impostor, and a straight line
+through the tail would then claim 10⁻²⁰, which nobody measured).
 
 Pure: arrays in, values out. Files are read and written by :mod:`fieldid.calibration_io`.
 """
@@ -34,6 +38,8 @@ from scipy.stats import beta
 GRID_POINTS = 2001
 #: Counts below this are "thin": the point estimate is replaced by the tail model.
 MIN_TAIL_COUNT = 20
+#: How far (decades of FMR) the tail model is trusted below the smallest measurable FMR.
+MAX_EXTRAPOLATION_DECADES = 2.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -54,6 +60,9 @@ class Calibration:
     notes: dict[str, object] = field(default_factory=dict)
     #: Impostor comparisons' effective number when they are weighted (Kish); None = unweighted.
     effective_impostor_pairs: float | None = None
+    #: Lowest FMR this table reports; None: MAX_EXTRAPOLATION_DECADES under the smallest
+    #: measurable FMR (a fused table sets the product of its components' floors).
+    extrapolation_floor: float | None = None
 
     @cached_property
     def version(self) -> str:
@@ -76,6 +85,13 @@ class Calibration:
         """Smallest FMR the impostor set can resolve (one pair, or one effective pair)."""
         return 1.0 / max(1.0, self.effective_impostor_pairs or self.impostor_pairs)
 
+    @property
+    def fmr_floor(self) -> float:
+        """The lowest FMR reported: the tail model is not trusted further (module docstring)."""
+        if self.extrapolation_floor is not None:
+            return self.extrapolation_floor
+        return self.min_measurable_fmr * 10.0**-MAX_EXTRAPOLATION_DECADES
+
     # -- score → rates ---------------------------------------------------------------------
     def fmr(self, score: float | np.ndarray) -> np.ndarray | float:
         s = np.asarray(score, dtype=np.float64)
@@ -83,7 +99,7 @@ class Calibration:
         anchor_score, anchor_log = self.tail_anchor
         beyond = s > anchor_score
         log_fmr = np.where(beyond, anchor_log + self.tail_slope * (s - anchor_score), log_fmr)
-        out = np.clip(10.0**log_fmr, 0.0, 1.0)
+        out = np.clip(10.0**log_fmr, self.fmr_floor, 1.0)
         out = np.where(s < self.grid[0], 1.0, out)
         return float(out) if out.ndim == 0 else out
 

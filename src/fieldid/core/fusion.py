@@ -89,6 +89,7 @@ def fuse_calibrations(calibrations: Sequence[Calibration], *, model_id: str = "f
         genuine_pairs=min(c.genuine_pairs for c in calibrations),
         tail_slope=float(min(slope, -1e-6)),
         tail_anchor=(float(grid[a]), float(np.log10(point[a]))),
+        extrapolation_floor=float(np.prod([c.fmr_floor for c in calibrations])),
         notes={
             "fusion": "sum of log-likelihood ratios; impostor and genuine distributions of the sum "
             "convolved assuming the comparisons are independent",
