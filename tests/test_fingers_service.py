@@ -99,6 +99,18 @@ def test_prints_of_an_earlier_finger_model_are_not_searched_and_the_result_says_
     assert fresh.candidates[0].identity_id == world["a"].id
 
 
+def test_a_finger_search_of_a_gallery_without_prints_says_so(service, world):
+    agency = world["agency"]
+    faces_only = service.create_gallery(agency.admin, "faces only")
+    service.enroll(agency.officer, faces_only.id, [ImageInput(face("person_a_1.jpg"), "a.jpg")],
+                   EnrollmentInfo(legal_basis="test"))
+    r = service.identify(agency.officer, [faces_only.id], None, CTX_F, fingers=[finger("101_2")])
+    assert not r.candidates
+    assert any("No searchable fingerprints" in reason for reason in r.reasons), r.reasons
+    with_prints = service.identify(agency.officer, [world["gallery"].id], None, CTX_F, fingers=[finger("101_2")])
+    assert not any("No searchable fingerprints" in reason for reason in with_prints.reasons)
+
+
 def test_bad_finger_input_is_refused_and_nothing_is_stored(service, world):
     officer, g = world["agency"].officer, world["gallery"].id
     with service.store.read() as s:

@@ -143,19 +143,26 @@ def finger_counts(s: Session, gallery_ids: Sequence[str]) -> int:
         Template.gallery_id.in_(list(gallery_ids)), Template.model_id == MATCHER_MODEL_ID)) or 0)
 
 
-def retired_finger_note(s: Session, gallery_ids: Sequence[str]) -> str | None:
-    """What a finger search must say when the galleries hold prints of an earlier finger model.
+def finger_gallery_notes(s: Session, gallery_ids: Sequence[str]) -> list[str]:
+    """What a finger search must say about the prints of the galleries it searched.
 
-    Their minutiae came from another extractor: comparing them with today's probes has no
-    measured false-match rate, so they are not searched, and the searcher is told.
+    When they hold no print of today's model the fingers cannot find anyone, whatever the
+    threshold says. Prints of an earlier finger model came from another extractor: comparing
+    them with today's probes has no measured false-match rate, so they are not searched, and
+    the searcher is told how many were skipped.
     """
-    old = {m: n for m, n in finger_model_counts(s, gallery_ids).items() if m != MATCHER_MODEL_ID}
-    if not old:
-        return None
-    count = sum(old.values())
-    were = "prints were" if count != 1 else "print was"
-    return (f"Not searched: {count:,} enrolled {were} extracted by an earlier "
-            f"fingerprint model ({', '.join(sorted(old))}) and must be re-enrolled to be searchable.")
+    counts = finger_model_counts(s, gallery_ids)
+    notes = []
+    if not counts.get(MATCHER_MODEL_ID):
+        notes.append("No searchable fingerprints are enrolled in the galleries searched: the fingers "
+                     "could not find anyone.")
+    old = {m: n for m, n in counts.items() if m != MATCHER_MODEL_ID}
+    if old:
+        count = sum(old.values())
+        were = "prints were" if count != 1 else "print was"
+        notes.append(f"Not searched: {count:,} enrolled {were} extracted by an earlier fingerprint "
+                     f"model ({', '.join(sorted(old))}) and must be re-enrolled to be searchable.")
+    return notes
 
 
 def _rows(s: Session, where) -> list[tuple[Template, int]]:  # type: ignore[no-untyped-def]

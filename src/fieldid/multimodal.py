@@ -41,7 +41,7 @@ class MultiModalOps:
         """Face and/or fingers: each usable part is searched, every candidate any part finds is
         compared exactly by every part, and the scores fuse as log-likelihood ratios."""
         from fieldid.core.fusion import fuse_calibrations, fused_score
-        from fieldid.fingers import retired_finger_note, score_identities, search_finger
+        from fieldid.fingers import finger_gallery_notes, score_identities, search_finger
 
         face: FaceTemplate | None = None
         prints: list[PreparedFinger] = []
@@ -125,8 +125,8 @@ class MultiModalOps:
                 if not c.searched and usable:
                     what = "the face" if c.modality == "face" else f"finger {c.index} ({c.finger_position or 'unknown'})"
                     reasons.append(f"Not searched: {what} is under the quality floor ({', '.join(c.issues)}).")
-            if any(kind == "finger" for kind, _, _ in parts) and (note := retired_finger_note(s, gallery_ids)):
-                reasons.append(note)
+            if n > 0 and any(kind == "finger" for kind, _, _ in parts):
+                reasons.extend(finger_gallery_notes(s, gallery_ids))
             if len(usable) > 1:
                 reasons.append("Scores of the face and fingers are fused as log-likelihood ratios; the FMR of "
                                "a fused score assumes the comparisons are independent.")
