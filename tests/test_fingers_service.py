@@ -99,6 +99,25 @@ def test_prints_of_an_earlier_finger_model_are_not_searched_and_the_result_says_
     assert fresh.candidates[0].identity_id == world["a"].id
 
 
+def test_print_counts_by_finger_model_on_both_databases(any_service):
+    from fieldid.fingers import finger_gallery_notes, finger_model_counts
+
+    agency = make_agency(any_service, "agency-m")
+    g = any_service.create_gallery(agency.admin, "prints")
+    for name in ("101_1", "102_1"):
+        any_service.enroll(agency.officer, g.id, [ImageInput(face("person_a_1.jpg"), "a.jpg")],
+                           EnrollmentInfo(legal_basis="test"), fingers=[finger(name)])
+    with any_service.store.write() as s:
+        row = s.query(Template).filter(Template.gallery_id == g.id, Template.modality == "finger").first()
+        row.model_id = "fieldid-finger-gaborcn-mcc16b@1"
+    with any_service.store.read() as s:
+        counts = finger_model_counts(s, [g.id])
+        notes = finger_gallery_notes(s, [g.id])
+    # face templates are not counted; the earlier model's print is told apart from today's
+    assert counts == {"fieldid-finger-gaborcn-mcc16b@1": 1, "fieldid-finger-leader-mcc16b@1": 1}
+    assert len(notes) == 1 and "1 enrolled print was" in notes[0]
+
+
 def test_a_finger_search_of_a_gallery_without_prints_says_so(service, world):
     agency = world["agency"]
     faces_only = service.create_gallery(agency.admin, "faces only")

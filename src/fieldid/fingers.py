@@ -132,10 +132,14 @@ FINGER_MODEL_PREFIX = "fieldid-finger-"
 
 
 def finger_model_counts(s: Session, gallery_ids: Sequence[str]) -> dict[str, int]:
-    """Prints per finger model id in the galleries (one pass over the (gallery, model) index)."""
+    """Prints per finger model id in the galleries. Read from the (gallery, model) index alone,
+    without table rows; a pattern, not a string range, so that no database collation can
+    reorder the prefix."""
     rows = s.execute(select(Template.model_id, func.count(Template.id))
-                     .where(Template.gallery_id.in_(list(gallery_ids))).group_by(Template.model_id))
-    return {m: int(n) for m, n in rows if m.startswith(FINGER_MODEL_PREFIX)}
+                     .where(Template.gallery_id.in_(list(gallery_ids)),
+                            Template.model_id.startswith(FINGER_MODEL_PREFIX, autoescape=True))
+                     .group_by(Template.model_id))
+    return {m: int(n) for m, n in rows}
 
 
 def finger_counts(s: Session, gallery_ids: Sequence[str]) -> int:
