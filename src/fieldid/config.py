@@ -163,6 +163,14 @@ class Settings(BaseSettings):
         "augmentation: 98.50 % → 98.93 % on the dev LFW pairs for ~1.5× the embedding time). Part of the "
         "model id ('…-flip@…'): changing it needs re-enrolment and its own calibration.",
     )
+    face_views: Literal["lm5p25+lm5p35", "lm5+lm68", "lm5"] = Field(
+        "lm5p25+lm5p35",
+        description="dlib chips cut from each face, embedded and averaged (with flip averaging, two "
+        "ResNet passes per chip). 'lm5': one chip from dlib's 5 landmarks with 25 % padding (98.93 % "
+        "on the dev LFW pairs); 'lm5p25+lm5p35': that chip and a wider one with 35 % padding "
+        "(99.37 %); 'lm5+lm68': the first chip and one from the 68 landmarks (99.27 %). Part of "
+        "the model id ('…-lm5p25-lm5p35@…'): changing it needs re-enrolment and its own calibration.",
+    )
     extraction_workers: int = Field(
         -1,
         ge=-1,

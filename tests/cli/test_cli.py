@@ -166,7 +166,8 @@ def test_calibrate_command(cli, tmp_path):
               "--cache", str(tmp_path / "c"))
     assert "24 genuine" in res.output and "1,104 impostor" in res.output  # C(48, 2) − 24
     cal = load_calibration(out)
-    assert cal.model_id == "dlib-resnet-v1-flip@1" and cal.genuine_pairs == 24 and cal.impostor_pairs == 1104
+    assert cal.model_id == "dlib-resnet-v1-flip-lm5p25-lm5p35@1"
+    assert cal.genuine_pairs == 24 and cal.impostor_pairs == 1104
     assert cal.effective_impostor_pairs == pytest.approx(276)  # every pair of people counts once
 
 

@@ -68,10 +68,15 @@ class CnnDetector:
 
 
 class DlibLandmarks:
-    """dlib's 5-point shape predictor (eye corners and nose base)."""
+    """dlib's shape predictors: 5 points (eye corners and nose base) or the 68-point iBUG layout."""
 
-    def __init__(self) -> None:
-        self._predictor = dlib.shape_predictor(str(model_file("shape_predictor_5_face_landmarks.dat")))
+    FILES = {5: "shape_predictor_5_face_landmarks.dat", 68: "shape_predictor_68_face_landmarks.dat"}
+
+    def __init__(self, points: int = 5) -> None:
+        if points not in self.FILES:
+            raise ValueError(f"dlib ships 5- and 68-point landmark models, not {points}")
+        self.points = points
+        self._predictor = dlib.shape_predictor(str(model_file(self.FILES[points])))
         self._lock = threading.Lock()
 
     def locate(self, rgb: np.ndarray, box: Box) -> np.ndarray:

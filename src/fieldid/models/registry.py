@@ -60,4 +60,14 @@ class FaceModelLoader:
             from fieldid.core.face.embed import FlipAveraged
 
             embedder = FlipAveraged(embedder)
-        return FaceModels(detectors=tuple(detectors), landmarks=DlibLandmarks(), embedder=embedder)
+        landmarks68 = None
+        if s.face_views != "lm5" and embedder.alignment.kind == "dlib":
+            from fieldid.core.face.embed import ChipView, ViewAveraged
+
+            if s.face_views == "lm5+lm68":
+                embedder = ViewAveraged(embedder, (ChipView(5), ChipView(68)))
+                landmarks68 = DlibLandmarks(68)
+            else:  # two paddings of the 5-point chip
+                embedder = ViewAveraged(embedder, (ChipView(5, 0.25), ChipView(5, 0.35)))
+        return FaceModels(detectors=tuple(detectors), landmarks=DlibLandmarks(), embedder=embedder,
+                          landmarks68=landmarks68)

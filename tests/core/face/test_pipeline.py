@@ -32,7 +32,7 @@ def test_embedding_is_unit_128d_and_separates_people(models):
     for tpl in t.values():
         assert tpl.embedding.shape == (128,) and tpl.embedding.dtype == np.float32
         assert np.linalg.norm(tpl.embedding) == pytest.approx(1.0, abs=1e-5)
-        assert tpl.model == "dlib-resnet-v1-flip@1"  # the default: flip-averaged dlib ResNet
+        assert tpl.model == "dlib-resnet-v1-flip-lm5p25-lm5p35@1"  # the default: 2 chips × flip
         assert not tpl.embedding.flags.writeable
     same = [float(t[f"person_{p}_1"].embedding @ t[f"person_{p}_2"].embedding) for p in "abc"]
     different = [float(t[f"person_{p}_1"].embedding @ t[f"person_{q}_1"].embedding)
@@ -144,7 +144,7 @@ def test_trace_sink_sees_each_stage(models):
 def test_flip_averaging_is_mirror_invariant_and_names_its_model(models):
     from fieldid.core.face.embed import FlipAveraged
 
-    flip = models.embedder
+    flip = models.embedder.inner  # inside the view averaging
     assert isinstance(flip, FlipAveraged) and flip.model_id == "dlib-resnet-v1-flip@1"
     captured = {}
     extract_face(rgb("person_a_1.jpg"), models, trace=lambda stage, v: captured.setdefault(stage, v))
@@ -153,3 +153,73 @@ def test_flip_averaging_is_mirror_invariant_and_names_its_model(models):
     assert float(both[0] @ both[1]) == pytest.approx(1.0, abs=1e-5)  # a face and its mirror: one vector
     plain = flip.inner.embed(chip[np.newaxis])[0]
     assert 0.9 < float(plain @ both[0]) < 0.99999
+
+
+def test_view_averaging_embeds_two_chips_and_averages_them(models):
+    from fieldid.core.face.align import align_views
+    from fieldid.core.face.embed import ChipView, FlipAveraged, ViewAveraged, average_views
+    from fieldid.core.params import FaceAlignParams
+
+    views = models.embedder  # the default: the 5-point chip at 25 % and at 35 % padding
+    assert isinstance(views, ViewAveraged) and isinstance(views.inner, FlipAveraged)
+    assert views.alignment.views == (ChipView(5, 0.25), ChipView(5, 0.35))
+    image = rgb("person_a_1.jpg")
+    tpl = extract_face(image, models)
+    chips = align_views(image, {5: np.asarray(tpl.landmarks)}, tpl.detection.box, views.alignment,
+                        FaceAlignParams())
+    assert chips.shape == (2, 150, 150, 3)
+    assert np.abs(chips[0].astype(int) - chips[1].astype(int)).mean() > 1  # two different cuts
+    each = views.embed(chips)
+    assert 0.85 < float(each[0] @ each[1]) < 0.9999
+    assert np.allclose(average_views(each), tpl.embedding, atol=1e-5)
+    assert np.allclose(average_views(each[:1]), each[0], atol=1e-6)  # one view: unchanged
+
+
+@pytest.fixture(scope="module")
+def models68():
+    from fieldid.config import Settings
+    from fieldid.models.registry import FaceModelLoader
+
+    return FaceModelLoader(Settings(face_views="lm5+lm68")).get()
+
+
+def test_a_68_point_view_cuts_its_chip_from_the_68_landmarks(models68):
+    from fieldid.core.face.align import align_views
+    from fieldid.core.face.embed import ChipView
+    from fieldid.core.params import FaceAlignParams
+
+    assert models68.embedder.model_id == "dlib-resnet-v1-flip-lm5-lm68@1"
+    assert models68.embedder.alignment.views == (ChipView(5), ChipView(68))
+    image = rgb("person_a_1.jpg")
+    tpl = extract_face(image, models68)
+    assert tpl.landmarks.shape == (5, 2)  # quality and the template keep the 5 points
+    marks = {5: np.asarray(tpl.landmarks), 68: models68.landmarks68.locate(image, tpl.detection.box)}
+    assert marks[68].shape == (68, 2)
+    chips = align_views(image, marks, tpl.detection.box, models68.embedder.alignment, FaceAlignParams())
+    assert np.abs(chips[0].astype(int) - chips[1].astype(int)).mean() > 1
+    with pytest.raises(ValueError):  # a 68-point view without 68 points
+        align_views(image, {5: marks[5]}, tpl.detection.box, models68.embedder.alignment, FaceAlignParams())
+
+
+def test_a_68_point_view_without_the_68_point_model_is_refused(models68):
+    from dataclasses import replace
+
+    from fieldid.errors import ModelUnavailable
+
+    with pytest.raises(ModelUnavailable):
+        extract_face(rgb("person_a_1.jpg"), replace(models68, landmarks68=None))
+
+
+def test_view_averaged_model_ids_name_their_views():
+    from fieldid.core.face.embed import AlignmentSpec, ChipView, ViewAveraged
+
+    class Inner:
+        model_id, dim, alignment = "m@2", 4, AlignmentSpec("dlib", 150)
+
+        def embed(self, chips, jitters=0):
+            return np.ones((len(chips), 4), np.float32) / 2
+
+    assert ViewAveraged(Inner(), (ChipView(5), ChipView(68))).model_id == "m-lm5-lm68@2"
+    assert ViewAveraged(Inner(), (ChipView(68, 0.3),)).model_id == "m-lm68p30@2"
+    with pytest.raises(ValueError):
+        ViewAveraged(Inner(), ())

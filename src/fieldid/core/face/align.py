@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import cv2
 import dlib
 import numpy as np
@@ -32,8 +34,26 @@ def align_face(
     raise ValueError(f"unknown alignment kind {spec.kind!r}")
 
 
+def align_views(
+    rgb: np.ndarray, landmarks: Mapping[int, np.ndarray], box: Box, spec: AlignmentSpec,
+    params: FaceAlignParams,
+) -> np.ndarray:
+    """The (views, size, size, 3) chips of ``spec.views``; ``landmarks`` maps a landmark count
+    (5, 68) to that set's points. ArcFace-style alignment always cuts one chip from the 5 points."""
+    if spec.kind != "dlib":
+        return align_face(rgb, landmarks[5], box, spec, params)[np.newaxis]
+    size = spec.size or params.dlib_chip_size
+    chips = []
+    for view in spec.views:
+        if view.landmarks not in landmarks:
+            raise ValueError(f"a {view.landmarks}-point view needs {view.landmarks} landmarks")
+        padding = params.dlib_padding if view.padding is None else view.padding
+        chips.append(align_dlib(rgb, landmarks[view.landmarks], box, size, padding))
+    return np.stack(chips)
+
+
 def align_dlib(rgb: np.ndarray, landmarks: np.ndarray, box: Box, size: int, padding: float) -> np.ndarray:
-    """dlib's own chip (the ResNet model's training alignment), from the 5 landmarks."""
+    """dlib's own chip (the ResNet model's training alignment), from 5 or 68 dlib landmarks."""
     rect = dlib.rectangle(box.left, box.top, box.right, box.bottom)
     parts = [dlib.point(round(float(x)), round(float(y))) for x, y in landmarks]
     shape = dlib.full_object_detection(rect, parts)

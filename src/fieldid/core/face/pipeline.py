@@ -8,12 +8,12 @@ from typing import Protocol
 
 import numpy as np
 
-from fieldid.core.face.align import align_face
+from fieldid.core.face.align import align_views
 from fieldid.core.face.detect import FaceDetector, choose_face, detect_faces
-from fieldid.core.face.embed import Embedder
+from fieldid.core.face.embed import Embedder, average_views
 from fieldid.core.face.quality import assess_face, face_measures
 from fieldid.core.params import FaceParams
-from fieldid.errors import NoFaceFound
+from fieldid.errors import ModelUnavailable, NoFaceFound
 from fieldid.types import Box, FaceTemplate, frozen_array
 
 #: Optional debugging sink: receives (stage name, intermediate value). Never printed.
@@ -22,7 +22,7 @@ TraceSink = Callable[[str, object], None]
 
 class LandmarkLocator(Protocol):
     def locate(self, rgb: np.ndarray, box: Box) -> np.ndarray:
-        """(5, 2) float32 landmark coordinates (dlib 5-point order) of the face in ``box``."""
+        """(points, 2) float32 landmark coordinates (dlib point order) of the face in ``box``."""
         ...
 
 
@@ -31,8 +31,10 @@ class FaceModels:
     """The loaded models an extraction needs, passed in (never global)."""
 
     detectors: Sequence[FaceDetector]
-    landmarks: LandmarkLocator
+    landmarks: LandmarkLocator  # dlib's 5 points: quality measures and the default chip
     embedder: Embedder
+    #: dlib's 68 points, for embedders whose alignment has a 68-point view.
+    landmarks68: LandmarkLocator | None = None
 
 
 def extract_face(
@@ -59,11 +61,18 @@ def extract_face(
     sink("chosen", chosen)
     landmarks = np.asarray(models.landmarks.locate(rgb, chosen.box), dtype=np.float32)
     sink("landmarks", landmarks)
-    chip = align_face(rgb, landmarks, chosen.box, models.embedder.alignment, params.align)
-    sink("chip", chip)
-    quality = assess_face(face_measures(rgb, chosen.box, landmarks, chip), params.quality)
+    spec = models.embedder.alignment
+    by_count = {5: landmarks}
+    if any(view.landmarks == 68 for view in spec.views) and spec.kind == "dlib":
+        if models.landmarks68 is None:
+            raise ModelUnavailable(f"{models.embedder.model_id} needs dlib's 68-point landmark model.")
+        by_count[68] = np.asarray(models.landmarks68.locate(rgb, chosen.box), dtype=np.float32)
+    chips = align_views(rgb, by_count, chosen.box, spec, params.align)
+    sink("chip", chips[0])
+    quality = assess_face(face_measures(rgb, chosen.box, landmarks, chips[0]), params.quality)
     sink("quality", quality)
-    embedding = models.embedder.embed(chip[np.newaxis], jitters=params.jitters if jitters is None else jitters)[0]
+    vectors = models.embedder.embed(chips, jitters=params.jitters if jitters is None else jitters)
+    embedding = average_views(vectors)
     sink("embedding", embedding)
     return FaceTemplate(
         embedding=frozen_array(embedding, np.float32),
