@@ -69,7 +69,7 @@ def test_enrol_then_identify_the_same_person(service, agency, gallery):
     assert top.expected_false_candidates == pytest.approx(2 * top.fmr)
     assert result.gallery_size == 2
     assert result.operating_point.fpir_target == 0.01
-    assert result.calibration.model_id == "dlib-resnet-v1-flip@1"
+    assert result.calibration.model_id == "dlib-resnet-v1-flip-lm5p25-lm5p35@1"
     assert result.quality.acceptable_for_search
     assert all(c.identity_id != "" for c in result.candidates)
 
@@ -123,7 +123,7 @@ def test_every_search_is_audited_with_its_context(service, agency, gallery):
     payload = json.loads(row.payload)
     assert row.actor_id == agency.officer.user_id and row.agency_id == "agency-a"
     assert row.purpose == "criminal_investigation" and row.case_number == "CASE-2026-001"
-    assert payload["gallery_size"] == 1 and payload["model_id"] == "dlib-resnet-v1-flip@1"
+    assert payload["gallery_size"] == 1 and payload["model_id"] == "dlib-resnet-v1-flip-lm5p25-lm5p35@1"
     assert payload["candidates"][0]["identity_id"] == result.candidates[0].identity_id
     assert payload["calibration_version"] == result.calibration.version
     assert search is not None and search.outcome == "candidates"
@@ -264,9 +264,62 @@ def test_index_is_rebuilt_from_the_database_after_a_lost_snapshot(service, agenc
 
 def test_orphan_vectors_are_found_and_removed(service, agency, gallery):
     service.enroll(agency.officer, "watchlist", [img("person_a_1.jpg")], INFO)
-    space = space_key(gallery.id, "dlib-resnet-v1-flip@1")
+    space = space_key(gallery.id, "dlib-resnet-v1-flip-lm5p25-lm5p35@1")
     service.index.add(space, np.array([999_999]), np.ones((1, 128), np.float32) / np.sqrt(128))
     check = service.reconcile(repair=False)
     assert check.orphan_vectors == 1 and not check.consistent
     assert service.reconcile().orphan_vectors == 1
     assert service.reconcile(repair=False).consistent
+
+
+def test_people_enrolled_with_an_earlier_face_model_are_named_as_not_searched(service, agency, gallery):
+    from fieldid.config import Settings
+    from fieldid.models.registry import FaceModelLoader
+
+    current = service.face_models
+    service.face_models = FaceModelLoader(Settings(face_views="lm5"))  # the previous default model
+    old = service.enroll(agency.officer, "watchlist", [img("person_a_1.jpg")], INFO)
+    service.face_models = current
+    service.enroll(agency.officer, "watchlist", [img("person_b_1.jpg")],
+                   EnrollmentInfo(legal_basis="consent:x"))
+    with service.store.read() as s:
+        models = set(s.scalars(select(Template.model_id)))
+    assert models == {"dlib-resnet-v1-flip@1", "dlib-resnet-v1-flip-lm5p25-lm5p35@1"}
+
+    result = service.identify(agency.officer, ["watchlist"], face("person_a_2.jpg"), CTX)
+    assert all(c.identity_id != old.identity.id for c in result.candidates)  # never compared across models
+    note = [r for r in result.reasons if r.startswith("Not searched")]
+    assert note and "1 enrolled person is" in note[0] and "dlib-resnet-v1-flip@1" in note[0]
+
+    service.delete_identity(agency.admin, old.identity.id, reason="re-enrolment with the current model")
+    again = service.identify(agency.officer, ["watchlist"], face("person_a_2.jpg"), CTX)
+    assert not [r for r in again.reasons if r.startswith("Not searched")]  # the gallery version moved on
+
+
+def test_identities_of_earlier_face_models_are_counted_on_both_databases(any_service):
+    from fieldid.fingers import FINGER_MODEL_PREFIX, FingerInput
+    from fieldid.storage import repo
+    from tests.conftest import FIXTURES
+
+    agency = make_agency(any_service, "agency-v")
+    g = any_service.create_gallery(agency.admin, "mixed")
+    current = any_service.face_models.embedder_model_id
+    finger = FingerInput((FIXTURES / "fingers" / "fvc2000_db2_101_1.tif").read_bytes(), 2, filename="101_1")
+    ids = []
+    for p in "abc":
+        images = [img(f"person_{p}_1.jpg"), img(f"person_{p}_2.jpg")]
+        ids.append(any_service.enroll(agency.officer, g.id, images, EnrollmentInfo(legal_basis="test"),
+                                      fingers=[finger] if p == "a" else ()).identity.id)
+    with any_service.store.write() as s:
+        faces = s.query(Template).filter(Template.gallery_id == g.id, Template.modality == "face")
+        by_identity: dict[str, list[Template]] = {}
+        for row in faces.order_by(Template.id):
+            by_identity.setdefault(row.identity_id, []).append(row)
+        for row in by_identity[ids[0]] + by_identity[ids[1]][:1]:  # a: only old; b: old and current
+            row.model_id = "dlib-resnet-v1-flip@1"
+    with any_service.store.read() as s:
+        counted = repo.identities_of_other_models(s, [g.id], current, FINGER_MODEL_PREFIX)
+        listed = repo.identity_ids_of_other_models(s, [g.id], current, FINGER_MODEL_PREFIX)
+        elsewhere = repo.identities_of_other_models(s, ["no-such-gallery"], current, FINGER_MODEL_PREFIX)
+    assert counted == {"dlib-resnet-v1-flip@1": 1}  # a's print is not a face model; b is still searchable
+    assert listed == [ids[0]] and elsewhere == {}

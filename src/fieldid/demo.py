@@ -22,10 +22,13 @@ from fieldid.bulk import bulk_enroll
 from fieldid.config import Settings
 from fieldid.errors import InvalidRequest
 from fieldid.eval.datasets import Item, read_manifest
+from fieldid.fingers import FINGER_MODEL_PREFIX
+from fieldid.governance.actor import Actor
 from fieldid.governance.admin import SYSTEM
 from fieldid.governance.roles import Role
 from fieldid.service import FieldID
 from fieldid.records import seed_demo_links
+from fieldid.storage import repo
 from fieldid.storage.tables import Agency, Gallery, Identity
 
 DEMO_AGENCY = "demo-pd"
@@ -75,6 +78,20 @@ def demo_people(items: list[Item], count: int, offset: int = 0) -> tuple[list[It
     return enrol, probes
 
 
+def _reenrol_earlier_model(service: FieldID, admin: Actor) -> int:
+    """Delete the demo people whose face templates all come from an earlier face model (a demo
+    folder made by an older FieldID, or with other face settings); the enrolment that follows
+    enrols them again from the demo data. Returns how many were deleted."""
+    model_id = service.face_models.embedder_model_id
+    service.calibration(model_id)  # no calibration, no enrolment: refuse before deleting anyone
+    with service.store.read() as s:
+        galleries = s.execute(select(Gallery.id).where(Gallery.agency_id == DEMO_AGENCY)).scalars().all()
+        stale = repo.identity_ids_of_other_models(s, galleries, model_id, FINGER_MODEL_PREFIX)
+    for identity_id in stale:
+        service.delete_identity(admin, identity_id, reason=f"demo: re-enrolment with face model {model_id}")
+    return len(stale)
+
+
 def prepare_demo(settings: Settings, *, console: Console | None = None) -> dict[str, Any]:
     """Idempotent: creates what is missing, resumes an interrupted enrolment."""
     console = console or Console()
@@ -108,6 +125,9 @@ def prepare_demo(settings: Settings, *, console: Console | None = None) -> dict[
         t_enrol, t_probes = demo_people(items, max(20, n // 5), offset=n)
         names = {i.label: pseudonymous_name(i.label) for i in items}
         keys_map = {i.label: pseudonymous_key(i.label) for i in items}
+        stale = _reenrol_earlier_model(service, admin)
+        if stale:
+            console.print(f"re-enrolling {stale} demo people held with an earlier face model")
         for gallery, batch, what in ((DEMO_GALLERY, enrol, "demo"), (TRAINING_GALLERY, t_enrol, "training")):
             report = bulk_enroll(service, admin, gallery, batch, legal_basis=DEMO_LEGAL_BASIS, source="demo",
                                  display_names=names, subject_keys=keys_map, max_images_per_identity=3)

@@ -127,6 +127,8 @@ class MultiModalOps:
                     reasons.append(f"Not searched: {what} is under the quality floor ({', '.join(c.issues)}).")
             if n > 0 and any(kind == "finger" for kind, _, _ in parts):
                 reasons.extend(finger_gallery_notes(s, gallery_ids))
+            if n > 0 and face is not None:
+                reasons.extend(self._face_model_notes(s, galleries, face.model))
             if len(usable) > 1:
                 reasons.append("Scores of the face and fingers are fused as log-likelihood ratios; the FMR of "
                                "a fused score assumes the comparisons are independent.")

@@ -41,7 +41,13 @@ from fieldid.errors import (
     TrainingModeViolation,
 )
 from fieldid.extraction_pool import ExtractionPool
-from fieldid.fingers import FingerInput, PreparedFinger, finger_template_row, prepare_fingers
+from fieldid.fingers import (
+    FINGER_MODEL_PREFIX,
+    FingerInput,
+    PreparedFinger,
+    finger_template_row,
+    prepare_fingers,
+)
 from fieldid.governance.actor import Actor
 from fieldid.governance.admin import AdminOps
 from fieldid.governance.audit import Event, EventType, append_event
@@ -151,6 +157,8 @@ class FieldID(MultiModalOps, AdminOps, SharingOps, AuthorizationOps, ReviewOps, 
         self.face_params = face_params or FaceParams()
         self.search_params = search_params or SearchParams()
         self._calibrations: dict[str, Calibration] = {}
+        #: Face-model notes per (galleries at their versions, model): see :meth:`_face_model_notes`.
+        self._model_notes: dict[tuple[tuple[tuple[str, int], ...], str], tuple[str, ...]] = {}
         self.api_keys = ApiKeyAuthenticator()
         self.rate_limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_alert_per_hour)
         self._jwt = None
@@ -679,6 +687,27 @@ class FieldID(MultiModalOps, AdminOps, SharingOps, AuthorizationOps, ReviewOps, 
                 best[row.identity_id] = (score, row)
         return best
 
+    def _face_model_notes(self, s: Session, galleries: Sequence[Gallery], model_id: str) -> tuple[str, ...]:
+        """What a face search must say about people it cannot find: those enrolled only with an
+        earlier face model (another embedder, or other chips: `face_views`, `face_flip_average`).
+        Their templates are not comparable with today's probe, so the search skips them. Counted
+        once per gallery version (every enrolment and deletion bumps it)."""
+        key = (tuple(sorted((g.id, g.version) for g in galleries)), model_id)
+        notes = self._model_notes.get(key)
+        if notes is None:
+            old = repo.identities_of_other_models(s, [g.id for g in galleries], model_id, FINGER_MODEL_PREFIX)
+            notes = ()
+            if old:
+                count = sum(old.values())
+                people = "people are" if count != 1 else "person is"
+                notes = (f"Not searched: {count:,} enrolled {people} held only with face templates of an "
+                         f"earlier face model ({', '.join(sorted(old))}), which cannot be compared with this "
+                         f"search's model ({model_id}); they must be re-enrolled to be found by face.",)
+            if len(self._model_notes) > 4096:
+                self._model_notes.clear()
+            self._model_notes[key] = notes
+        return notes
+
     def identify(
         self,
         actor: Actor,
@@ -767,6 +796,8 @@ class FieldID(MultiModalOps, AdminOps, SharingOps, AuthorizationOps, ReviewOps, 
             reasons = decision.reasons
             if n == 0 and decision.outcome is not Outcome.UNDER_QUALITY:
                 reasons = ("The galleries searched are empty.", *reasons)
+            if n > 0:
+                reasons = (*reasons, *self._face_model_notes(s, galleries, template.model))
             if actor.training_mode:
                 reasons = (*reasons, *_training_feedback(template))
             names = actor.can(Permission.RECORDS_READ)

@@ -73,6 +73,41 @@ def spaces_in_db(session: Session) -> list[tuple[str, str]]:
     return [(g, m) for g, m in session.execute(select(Template.gallery_id, Template.model_id).distinct()).all()]
 
 
+def _other_model_templates(  # type: ignore[no-untyped-def]
+    gallery_ids: Sequence[str], model_id: str, exclude_prefix: str
+):
+    """Conditions of templates of identities held only with models other than ``model_id``
+    (models starting with ``exclude_prefix`` left out)."""
+    ids = list(gallery_ids)
+    current = select(Template.identity_id).where(Template.gallery_id.in_(ids), Template.model_id == model_id)
+    return (Template.gallery_id.in_(ids), Template.model_id != model_id,
+            ~Template.model_id.startswith(exclude_prefix, autoescape=True),
+            Template.identity_id.not_in(current))
+
+
+def identities_of_other_models(
+    session: Session, gallery_ids: Sequence[str], model_id: str, exclude_prefix: str
+) -> dict[str, int]:
+    """Per model id (other than ``model_id``, and not starting with ``exclude_prefix``): the
+    identities of the galleries that have templates of that model and none of ``model_id``.
+
+    A search with ``model_id`` cannot find them. Reads every template row of the galleries:
+    callers cache the answer per gallery version.
+    """
+    rows = session.execute(
+        select(Template.model_id, func.count(func.distinct(Template.identity_id)))
+        .where(*_other_model_templates(gallery_ids, model_id, exclude_prefix)).group_by(Template.model_id))
+    return {m: int(n) for m, n in rows}
+
+
+def identity_ids_of_other_models(
+    session: Session, gallery_ids: Sequence[str], model_id: str, exclude_prefix: str
+) -> list[str]:
+    """The identities counted by :func:`identities_of_other_models`."""
+    where = _other_model_templates(gallery_ids, model_id, exclude_prefix)
+    return sorted(session.execute(select(Template.identity_id).distinct().where(*where)).scalars())
+
+
 def identity_template_ids(session: Session, identity_id: str) -> list[tuple[int, str, str]]:
     """(template id, gallery id, model id) of an identity's templates."""
     return [
