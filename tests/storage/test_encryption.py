@@ -129,7 +129,8 @@ def test_encrypted_files_round_trip_in_chunks_and_detect_damage(tmp_path, monkey
     ring = Keyring([DataKey.generate()])
     parts = [plain[:10], memoryview(plain[10:])]
     sealed = _sealed(ring, parts)
-    assert sealed.startswith(FILE_MAGIC) and (not plain or plain[:64] not in sealed)
+    # (a one-byte plaintext turns up in random ciphertext by chance: look for long ones only)
+    assert sealed.startswith(FILE_MAGIC) and (len(plain) < 16 or plain[:64] not in sealed)
     assert _open_bytes(ring, sealed, tmp_path) == plain
     header = len(FILE_MAGIC) + 16
     damaged = {
