@@ -5,10 +5,13 @@
 Part 1, stages. ~50 dev images (every n-th of the manifest, fixed) go through the same stages
 as :func:`fieldid.core.face.extract_face`, each timed on its own, one process, one thread:
 decode (``imaging.decode_image``), detect (``detect_faces`` + ``choose_face``), landmarks
-(dlib 5 points), align (dlib chip), quality (measures + assessment) and embed (dlib ResNet,
-no jitter). Models come from ``FaceModelLoader`` and are loaded (and warmed on one image)
-before timing. LFW images are 250×250: detection on a phone photo costs more (the detector
-downscales to ``detect_max_side`` first).
+(dlib 5 points, and 68 when a chip needs them), align (the model's dlib chips), quality
+(measures + assessment) and embed (dlib ResNet on every chip and its mirror, no jitter).
+Models come from ``FaceModelLoader`` and are loaded (and warmed on one image) before timing.
+The same images also go through a baseline model (``--baseline-views``, default ``lm5``: the
+single-chip model that was the default before two-chip averaging), interleaved image by
+image, and the stage times are printed as ratios to it. LFW images are 250×250: detection on
+a phone photo costs more (the detector downscales to ``detect_max_side`` first).
 
 Part 2, identify vs gallery size (1k/10k/100k by default). Plain random unit vectors would
 make every neighbour equally far; the galleries here have the identity structure of real
@@ -69,8 +72,9 @@ from rich.table import Table  # noqa: E402
 from fieldid.calibration_io import find_calibration  # noqa: E402
 from fieldid.config import Settings  # noqa: E402
 from fieldid.core.face import extract_face  # noqa: E402
-from fieldid.core.face.align import align_face  # noqa: E402
+from fieldid.core.face.align import align_views  # noqa: E402
 from fieldid.core.face.detect import choose_face, detect_faces  # noqa: E402
+from fieldid.core.face.embed import average_views  # noqa: E402
 from fieldid.core.face.quality import assess_face, face_measures  # noqa: E402
 from fieldid.core.params import FaceParams, SearchParams  # noqa: E402
 from fieldid.core.policy import Hit, decide, operating_point  # noqa: E402
@@ -101,10 +105,13 @@ def read_manifest(path: Path) -> list[tuple[Path, str]]:
 
 
 # -- part 1: stages ----------------------------------------------------------------------------
-def time_stages(paths: list[Path], models, params: FaceParams, settings: Settings) -> tuple[dict, list]:
-    times: dict[str, list[float]] = defaultdict(list)
-    cpu: dict[str, list[float]] = defaultdict(list)
-    templates, failures = [], []
+def time_stages(
+    paths: list[Path], models_by_name: dict[str, object], params: FaceParams, settings: Settings
+) -> tuple[dict, list]:
+    """Stage times of every model set, interleaved image by image (so that a change in the
+    shared machine's load falls on all of them alike). Returns ({name: stats}, failures)."""
+    per_name = {name: (defaultdict(list), defaultdict(list)) for name in models_by_name}
+    failures = []
     marks: list[float] = []
     cpu_marks: list[float] = []
 
@@ -112,7 +119,7 @@ def time_stages(paths: list[Path], models, params: FaceParams, settings: Setting
         marks.append(time.perf_counter())
         cpu_marks.append(time.process_time())
 
-    def run(data: bytes, record: bool):
+    def run(data: bytes, models, times: dict, cpu: dict, record: bool):
         marks.clear()
         cpu_marks.clear()
         mark()
@@ -124,12 +131,15 @@ def time_stages(paths: list[Path], models, params: FaceParams, settings: Setting
         chosen, _ = choose_face(detections, image.rgb.shape, params.detect)
         mark()
         landmarks = np.asarray(models.landmarks.locate(image.rgb, chosen.box), dtype=np.float32)
+        by_count = {5: landmarks}
+        if models.landmarks68 is not None:
+            by_count[68] = np.asarray(models.landmarks68.locate(image.rgb, chosen.box), dtype=np.float32)
         mark()
-        chip = align_face(image.rgb, landmarks, chosen.box, models.embedder.alignment, params.align)
+        chips = align_views(image.rgb, by_count, chosen.box, models.embedder.alignment, params.align)
         mark()
-        quality = assess_face(face_measures(image.rgb, chosen.box, landmarks, chip), params.quality)
+        quality = assess_face(face_measures(image.rgb, chosen.box, landmarks, chips[0]), params.quality)
         mark()
-        vector = models.embedder.embed(chip[np.newaxis], jitters=params.jitters)[0]
+        vector = average_views(models.embedder.embed(chips, jitters=params.jitters))
         mark()
         if record:
             for i, name in enumerate(STAGES):
@@ -139,22 +149,23 @@ def time_stages(paths: list[Path], models, params: FaceParams, settings: Setting
             cpu["total"].append((cpu_marks[-1] - cpu_marks[0]) * 1000)
         return vector, quality
 
-    run(paths[0].read_bytes(), record=False)  # warm caches
+    for name, models in models_by_name.items():
+        run(paths[0].read_bytes(), models, *per_name[name], record=False)  # warm caches
     for p in paths:
         data = p.read_bytes()  # file reading is not timed
-        try:
-            out = run(data, record=True)
-        except FieldIDError as exc:
-            failures.append((p.name, exc.code))
-            continue
-        if out is None:
-            failures.append((p.name, "no_face_found"))
-        else:
-            templates.append(out)
+        for name, models in models_by_name.items():
+            try:
+                out = run(data, models, *per_name[name], record=True)
+            except FieldIDError as exc:
+                failures.append((name, p.name, exc.code))
+                continue
+            if out is None:
+                failures.append((name, p.name, "no_face_found"))
     # CPU time (all threads of this process) beside wall time: on shared cores, the wall time
     # includes waiting for a core.
-    return {name: {**ms_stats(v), "cpu_p50_ms": round(float(np.median(cpu[name])), 3)}
-            for name, v in times.items()}, failures
+    return {name: {stage: {**ms_stats(v), "cpu_p50_ms": round(float(np.median(cpu[stage])), 3)}
+                   for stage, v in times.items()}
+            for name, (times, cpu) in per_name.items()}, failures
 
 
 # -- part 2: galleries with identity structure ----------------------------------------------------
@@ -413,6 +424,24 @@ def _try_template(svc, path: Path):
 
 
 # -- output ------------------------------------------------------------------------------------
+def print_model_ratios(by_model: dict, default: str) -> None:
+    """Per stage, each model's p50 and CPU p50 against the first other model (the baseline)."""
+    others = [m for m in by_model if m != default]
+    if not others:
+        return
+    base = others[0]
+    t = Table(title=f"Stage times against the baseline {base} (same images, interleaved)")
+    for col in ("stage", f"{default} CPU p50 ms", f"{base} CPU p50 ms", "× baseline (CPU)",
+                "× baseline (wall)"):
+        t.add_column(col, justify="right")
+    for stage in (*STAGES, "total"):
+        a, b = by_model[default][stage], by_model[base][stage]
+        t.add_row(stage, f"{a['cpu_p50_ms']:.1f}", f"{b['cpu_p50_ms']:.1f}",
+                  f"{a['cpu_p50_ms'] / max(b['cpu_p50_ms'], 1e-9):.2f}",
+                  f"{a['p50_ms'] / max(b['p50_ms'], 1e-9):.2f}")
+    console.print(t)
+
+
 def print_tables(stages: dict, rows: list[dict]) -> None:
     t = Table(title="Face pipeline, ms per image (one thread)")
     for col in ("stage", "p50 ms", "p95 ms", "mean ms", "CPU p50 ms", "share of total (mean)"):
@@ -448,6 +477,8 @@ def main() -> None:
     ap.add_argument("--cache", type=Path, default=Path("var/cache/embeddings"))
     ap.add_argument("--seed", type=int, default=11)
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results/face_pipeline.json"))
+    ap.add_argument("--baseline-views", default="lm5",
+                    help="face_views of the stage-time baseline timed in the same run ('' = none)")
     args = ap.parse_args()
 
     settings = Settings()
@@ -464,7 +495,12 @@ def main() -> None:
             "images": len(chosen), "image_size": "250x250 (LFW deep-funneled)",
             "args": {k: str(v) for k, v in vars(args).items()}}
     console.rule("stages")
-    stages, failures = time_stages([p for p, _ in chosen], models, params, settings)
+    timed = {models.embedder.model_id: models}
+    if args.baseline_views and args.baseline_views != settings.face_views:
+        baseline = FaceModelLoader(Settings(face_views=args.baseline_views)).get()
+        timed[baseline.embedder.model_id] = baseline
+    by_model, failures = time_stages([p for p, _ in chosen], timed, params, settings)
+    stages = by_model[models.embedder.model_id]
     meta["stage_failures"] = failures
 
     console.rule("dev embeddings (cache)")
@@ -489,7 +525,8 @@ def main() -> None:
 
     workdir = Path(tempfile.mkdtemp(prefix="fieldid-facebench-"))
     rows: list[dict] = []
-    result = {"meta": meta, "stages": stages, "identify": rows}
+    result = {"meta": meta, "stages": stages, "identify": rows,
+              "stages_by_model": by_model}
     try:
         for size in [int(s) for s in args.sizes.split(",") if s]:
             console.rule(f"gallery of {size:,}")
@@ -504,6 +541,7 @@ def main() -> None:
         shutil.rmtree(workdir, ignore_errors=True)
     meta["load_avg_end"] = os.getloadavg()
     print_tables(stages, rows)
+    print_model_ratios(by_model, models.embedder.model_id)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1))
     console.print(f"wrote {args.out}")
