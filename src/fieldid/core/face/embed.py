@@ -67,19 +67,9 @@ class FlipAveraged:
 
     def __init__(self, inner: Embedder) -> None:
         self.inner = inner
-
-    @property
-    def model_id(self) -> str:
-        name, _, version = self.inner.model_id.partition("@")
-        return f"{name}-flip@{version}" if version else f"{name}-flip"
-
-    @property
-    def dim(self) -> int:
-        return self.inner.dim
-
-    @property
-    def alignment(self) -> AlignmentSpec:
-        return self.inner.alignment
+        self.model_id = tagged_model_id(inner.model_id, "flip")
+        self.dim = inner.dim
+        self.alignment = inner.alignment
 
     def embed(self, chips: np.ndarray, jitters: int = 0) -> np.ndarray:
         chips = np.asarray(chips)
@@ -87,6 +77,12 @@ class FlipAveraged:
         both = self.inner.embed(np.concatenate([chips, mirrored]), jitters=jitters)
         n = len(chips)
         return l2_normalize(l2_normalize(both[:n]) + l2_normalize(both[n:]))
+
+
+def tagged_model_id(model_id: str, tag: str) -> str:
+    """"name@version" → "name-tag@version": the id of a model run with an augmentation."""
+    name, _, version = model_id.partition("@")
+    return f"{name}-{tag}@{version}" if version else f"{name}-{tag}"
 
 
 def average_views(vectors: np.ndarray) -> np.ndarray:
@@ -114,20 +110,9 @@ class ViewAveraged:
             raise ValueError("view averaging needs dlib chips (5- or 68-point landmarks)")
         self.inner = inner
         self.views = tuple(views)
-
-    @property
-    def model_id(self) -> str:
-        name, _, version = self.inner.model_id.partition("@")
-        tag = "-".join(_view_tag(v) for v in self.views)
-        return f"{name}-{tag}@{version}" if version else f"{name}-{tag}"
-
-    @property
-    def dim(self) -> int:
-        return self.inner.dim
-
-    @property
-    def alignment(self) -> AlignmentSpec:
-        return replace(self.inner.alignment, views=self.views)
+        self.model_id = tagged_model_id(inner.model_id, "-".join(_view_tag(v) for v in self.views))
+        self.dim = inner.dim
+        self.alignment = replace(inner.alignment, views=self.views)
 
     def embed(self, chips: np.ndarray, jitters: int = 0) -> np.ndarray:
         return self.inner.embed(chips, jitters=jitters)
