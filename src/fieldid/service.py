@@ -688,8 +688,8 @@ class FieldID(MultiModalOps, AdminOps, SharingOps, AuthorizationOps, ReviewOps, 
         return best
 
     def _face_model_notes(self, s: Session, galleries: Sequence[Gallery], model_id: str) -> tuple[str, ...]:
-        """What a face search must say about people it cannot find: those enrolled only with an
-        earlier face model (another embedder, or other chips: `face_views`, `face_flip_average`).
+        """What a face search must say about people it cannot find: those enrolled only with
+        another face model (another embedder, or other chips: `face_views`, `face_flip_average`).
         Their templates are not comparable with today's probe, so the search skips them. Counted
         once per gallery version (every enrolment and deletion bumps it)."""
         key = (tuple(sorted((g.id, g.version) for g in galleries)), model_id)
@@ -700,9 +700,10 @@ class FieldID(MultiModalOps, AdminOps, SharingOps, AuthorizationOps, ReviewOps, 
             if old:
                 count = sum(old.values())
                 people = "people are" if count != 1 else "person is"
-                notes = (f"Not searched: {count:,} enrolled {people} held only with face templates of an "
-                         f"earlier face model ({', '.join(sorted(old))}), which cannot be compared with this "
-                         f"search's model ({model_id}); they must be re-enrolled to be found by face.",)
+                notes = (f"Not searched: {count:,} enrolled {people} held only with face templates of "
+                         f"another face model ({', '.join(sorted(old))}), which cannot be compared with this "
+                         f"search's model ({model_id}); they must be re-enrolled with this model, or the "
+                         f"server set to theirs, to be found by face.",)
             if len(self._model_notes) > 4096:
                 self._model_notes.clear()
             self._model_notes[key] = notes
