@@ -323,3 +323,26 @@ def test_identities_of_earlier_face_models_are_counted_on_both_databases(any_ser
         elsewhere = repo.identities_of_other_models(s, ["no-such-gallery"], current, FINGER_MODEL_PREFIX)
     assert counted == {"dlib-resnet-v1-flip@1": 1}  # a's print is not a face model; b is still searchable
     assert listed == [ids[0]] and elsewhere == {}
+
+
+def test_an_empty_face_model_note_is_reused_for_a_while_then_counted_again(
+    service, agency, gallery, monkeypatch
+):
+    import fieldid.service as service_module
+    from fieldid.config import Settings
+    from fieldid.models.registry import FaceModelLoader
+
+    service.enroll(agency.officer, "watchlist", [img("person_b_1.jpg")], INFO)
+    first = service.identify(agency.officer, ["watchlist"], face("person_a_2.jpg"), CTX)
+    assert not [r for r in first.reasons if r.startswith("Not searched")]
+    current = service.face_models
+    service.face_models = FaceModelLoader(Settings(face_views="lm5"))  # another server's model
+    service.enroll(agency.officer, "watchlist", [img("person_a_1.jpg")], EnrollmentInfo(legal_basis="x"))
+    service.face_models = current
+    # within the refresh time an empty answer stands although the gallery's version moved on …
+    cached = service.identify(agency.officer, ["watchlist"], face("person_a_2.jpg"), CTX)
+    assert not [r for r in cached.reasons if r.startswith("Not searched")]
+    # … and once it has passed, the people of the other model are counted
+    monkeypatch.setattr(service_module, "MODEL_NOTE_REFRESH_S", 0.0)
+    counted = service.identify(agency.officer, ["watchlist"], face("person_a_2.jpg"), CTX)
+    assert [r for r in counted.reasons if r.startswith("Not searched: 1 enrolled person is")]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 import secrets
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -95,6 +96,10 @@ log = logging.getLogger("fieldid.service")
 _CASE_RE = re.compile(r"^[\w .:/#\-]{1,120}$", re.UNICODE)
 _NAME_RE = re.compile(r"^[\w .\-]{1,120}$", re.UNICODE)
 THUMBNAIL_SIDE = 200
+#: Seconds an empty face-model note stays valid while the galleries' versions move on.
+MODEL_NOTE_REFRESH_S = 60.0
+#: (gallery versions, monotonic time, notes) of a face-model note.
+_CachedNotes = tuple[tuple[int, ...], float, tuple[str, ...]]
 
 
 @dataclass(frozen=True)
@@ -157,8 +162,9 @@ class FieldID(MultiModalOps, AdminOps, SharingOps, AuthorizationOps, ReviewOps, 
         self.face_params = face_params or FaceParams()
         self.search_params = search_params or SearchParams()
         self._calibrations: dict[str, Calibration] = {}
-        #: Face-model notes per (galleries at their versions, model): see :meth:`_face_model_notes`.
-        self._model_notes: dict[tuple[tuple[tuple[str, int], ...], str], tuple[str, ...]] = {}
+        #: Face-model notes per (galleries, model): (their versions, monotonic time, notes); see
+        #: :meth:`_face_model_notes`.
+        self._model_notes: dict[tuple[tuple[str, ...], str], _CachedNotes] = {}
         self.api_keys = ApiKeyAuthenticator()
         self.rate_limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_alert_per_hour)
         self._jwt = None
@@ -690,23 +696,33 @@ class FieldID(MultiModalOps, AdminOps, SharingOps, AuthorizationOps, ReviewOps, 
     def _face_model_notes(self, s: Session, galleries: Sequence[Gallery], model_id: str) -> tuple[str, ...]:
         """What a face search must say about people it cannot find: those enrolled only with
         another face model (another embedder, or other chips: `face_views`, `face_flip_average`).
-        Their templates are not comparable with today's probe, so the search skips them. Counted
-        once per gallery version (every enrolment and deletion bumps it)."""
-        key = (tuple(sorted((g.id, g.version) for g in galleries)), model_id)
-        notes = self._model_notes.get(key)
-        if notes is None:
-            old = repo.identities_of_other_models(s, [g.id for g in galleries], model_id, FINGER_MODEL_PREFIX)
-            notes = ()
-            if old:
-                count = sum(old.values())
-                people = "people are" if count != 1 else "person is"
-                notes = (f"Not searched: {count:,} enrolled {people} held only with face templates of "
-                         f"another face model ({', '.join(sorted(old))}), which cannot be compared with this "
-                         f"search's model ({model_id}); they must be re-enrolled with this model, or the "
-                         f"server set to theirs, to be found by face.",)
-            if len(self._model_notes) > 4096:
-                self._model_notes.clear()
-            self._model_notes[key] = notes
+        Their templates are not comparable with today's probe, so the search skips them.
+
+        Counting them reads every template row of the galleries, so the answer is cached: until
+        a gallery's version changes (every enrolment and deletion bumps it), and — when there
+        was nothing to say — for up to ``MODEL_NOTE_REFRESH_S`` across versions, so that a
+        gallery under continuous enrolment is not scanned on every search. (Enrolments by this
+        server add templates of its own model; only another server's can add to the count.)"""
+        ordered = sorted(galleries, key=lambda g: g.id)
+        key = (tuple(g.id for g in ordered), model_id)
+        versions = tuple(g.version for g in ordered)
+        cached = self._model_notes.get(key)
+        now = time.monotonic()
+        if cached is not None and (cached[0] == versions
+                                   or (not cached[2] and now - cached[1] < MODEL_NOTE_REFRESH_S)):
+            return cached[2]
+        old = repo.identities_of_other_models(s, [g.id for g in galleries], model_id, FINGER_MODEL_PREFIX)
+        notes: tuple[str, ...] = ()
+        if old:
+            count = sum(old.values())
+            people = "people are" if count != 1 else "person is"
+            notes = (f"Not searched: {count:,} enrolled {people} held only with face templates of "
+                     f"another face model ({', '.join(sorted(old))}), which cannot be compared with this "
+                     f"search's model ({model_id}); they must be re-enrolled with this model, or the "
+                     f"server set to theirs, to be found by face.",)
+        if len(self._model_notes) > 4096:
+            self._model_notes.clear()
+        self._model_notes[key] = (versions, now, notes)
         return notes
 
     def identify(
