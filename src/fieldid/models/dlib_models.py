@@ -75,7 +75,6 @@ class DlibLandmarks:
     def __init__(self, points: int = 5) -> None:
         if points not in self.FILES:
             raise ValueError(f"dlib ships 5- and 68-point landmark models, not {points}")
-        self.points = points
         self._predictor = dlib.shape_predictor(str(model_file(self.FILES[points])))
         self._lock = threading.Lock()
 

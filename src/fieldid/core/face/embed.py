@@ -109,10 +109,9 @@ class ViewAveraged:
         if inner.alignment.kind != "dlib":
             raise ValueError("view averaging needs dlib chips (5- or 68-point landmarks)")
         self.inner = inner
-        self.views = tuple(views)
-        self.model_id = tagged_model_id(inner.model_id, "-".join(_view_tag(v) for v in self.views))
+        self.model_id = tagged_model_id(inner.model_id, "-".join(_view_tag(v) for v in views))
         self.dim = inner.dim
-        self.alignment = replace(inner.alignment, views=self.views)
+        self.alignment = replace(inner.alignment, views=tuple(views))
 
     def embed(self, chips: np.ndarray, jitters: int = 0) -> np.ndarray:
         return self.inner.embed(chips, jitters=jitters)
