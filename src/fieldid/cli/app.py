@@ -15,7 +15,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
-import click
 import typer
 from rich.console import Console
 
@@ -85,8 +84,8 @@ def command(group: typer.Typer, name: str | None = None, *, reconcile: bool = Tr
             raise TypeError(f"{fn.__name__}: the first parameter must be 'fid' or 'settings'")
 
         @functools.wraps(fn)
-        def run(*args: Any, **kwargs: Any) -> Any:
-            settings: Settings = click.get_current_context().find_root().obj
+        def run(cli_context: typer.Context, *args: Any, **kwargs: Any) -> Any:
+            settings: Settings = cli_context.find_root().obj
             try:
                 if first.name == "settings":
                     return fn(settings, *args, **kwargs)
@@ -100,9 +99,11 @@ def command(group: typer.Typer, name: str | None = None, *, reconcile: bool = Tr
             except FieldIDError as exc:
                 fail(exc)
 
-        # Typer reads the options from the signature: the command's own, minus the first
-        # parameter, with their (string) annotations evaluated in the command's module.
-        options = [_evaluated(p, fn.__globals__) for p in options]
+        # Typer reads the options from the signature: the command's own, with their (string)
+        # annotations evaluated in the command's module, and the Typer context (where the
+        # callback keeps the settings) instead of the first parameter.
+        context = inspect.Parameter("cli_context", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context)
+        options = [context, *(_evaluated(p, fn.__globals__) for p in options)]
         run.__signature__ = signature.replace(parameters=options)  # type: ignore[attr-defined]
         run.__annotations__ = {p.name: p.annotation for p in options}
         group.command(name)(run)
