@@ -102,7 +102,8 @@ def command(group: typer.Typer, name: str | None = None, *, reconcile: bool = Tr
         # Typer reads the options from the signature: the command's own, with their (string)
         # annotations evaluated in the command's module, and the Typer context (where the
         # callback keeps the settings) instead of the first parameter.
-        context = inspect.Parameter("cli_context", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context)
+        context = inspect.Parameter("cli_context", inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                                    annotation=typer.Context)
         options = [context, *(_evaluated(p, fn.__globals__) for p in options)]
         run.__signature__ = signature.replace(parameters=options)  # type: ignore[attr-defined]
         run.__annotations__ = {p.name: p.annotation for p in options}
