@@ -20,7 +20,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from fieldid.config import Settings
 from fieldid.errors import FieldIDError, InvalidRequest
 from fieldid.eval.datasets import Item, read_manifest
-from fieldid.extraction import ExtractionService
 from fieldid.governance.actor import Actor
 from fieldid.inputs import EnrollmentInfo, PreparedSample
 from fieldid.service import FieldID
@@ -29,7 +28,7 @@ from fieldid.views import RejectedImage
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 
-_worker: tuple[ExtractionService, Settings] | None = None
+_worker: tuple[FieldID, Settings] | None = None
 
 
 def items_from(path: Path) -> list[Item]:
@@ -80,20 +79,23 @@ def _init(settings: Settings) -> None:
     global _worker
     _die_with_parent()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    from fieldid.models.registry import FaceModelLoader
+    from fieldid.storage.memory_index import MemoryIndex
+    from fieldid.storage.sql import SqlStore
 
-    # Workers only extract: they need the models, not the database.
-    _worker = (ExtractionService(settings, FaceModelLoader(settings)), settings)
+    # Workers only extract (their service's extraction, with the models); its store and index
+    # are empty stand-ins, never written.
+    _worker = (FieldID(settings, SqlStore("sqlite://", migrate=False), MemoryIndex()), settings)
 
 
 def _prepare(job: tuple[str, list[str]]) -> tuple[str, list[PreparedSample], list[tuple[str, str, str]]]:
     assert _worker is not None
-    extraction, settings = _worker
+    service, settings = _worker
     label, paths = job
     prepared, rejected = [], []
     for p in paths:
         try:
-            prepared.append(extraction.prepare_sample(Path(p).read_bytes(), jitters=settings.enroll_jitters))
+            prepared.append(service.extraction.prepare_sample(Path(p).read_bytes(),
+                                                              jitters=settings.enroll_jitters))
         except FieldIDError as exc:
             rejected.append((p, exc.code, exc.message))
         except OSError as exc:
