@@ -191,7 +191,7 @@ def test_enrolment_is_atomic_when_the_index_fails(service, agency, gallery, monk
 
 
 def test_enrolment_is_atomic_when_the_commit_fails_after_the_index_write(service, agency, gallery, monkeypatch):
-    import fieldid.service as service_module
+    import fieldid.context as service_module
 
     service.enroll(agency.officer, "watchlist", [img("person_b_1.jpg")], INFO)
     before, vectors = counts(service), index_size(service)
@@ -328,7 +328,7 @@ def test_identities_of_earlier_face_models_are_counted_on_both_databases(any_ser
 def test_an_empty_face_model_note_is_reused_for_a_while_then_counted_again(
     service, agency, gallery, monkeypatch
 ):
-    import fieldid.service as service_module
+    import fieldid.search.parts as service_module
     from fieldid.config import Settings
     from fieldid.models.registry import FaceModelLoader
 

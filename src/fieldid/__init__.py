@@ -6,6 +6,9 @@ The public Python API (everything else is internal and may change)::
     service = FieldID.open(Settings())
     result = service.identify(actor, ["watchlist"], photo_bytes, SearchContext("missing_person", "C-1"))
 
+The front holds one service per area (``service.search``, ``service.enrolment``,
+``service.galleries``, ``service.review`` …); ``service.identify`` is ``service.search.identify``.
+
 ``create_app(settings)`` builds the HTTP API. Names are imported on first use, so
 ``import fieldid`` stays cheap and loads no model.
 """
@@ -23,10 +26,10 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree wi
 
 _EXPORTS = {
     "FieldID": "fieldid.service",
-    "SearchContext": "fieldid.service",
-    "EnrollmentInfo": "fieldid.service",
-    "ImageInput": "fieldid.service",
-    "FingerInput": "fieldid.fingers",
+    "SearchContext": "fieldid.inputs",
+    "EnrollmentInfo": "fieldid.inputs",
+    "ImageInput": "fieldid.inputs",
+    "FingerInput": "fieldid.inputs",
     "Settings": "fieldid.config",
     "create_app": "fieldid.api",
     "FieldIDError": "fieldid.errors",

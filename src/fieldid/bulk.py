@@ -16,14 +16,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from sqlalchemy import select
 
 from fieldid.config import Settings
 from fieldid.errors import FieldIDError, InvalidRequest
 from fieldid.eval.datasets import Item, read_manifest
 from fieldid.governance.actor import Actor
-from fieldid.service import EnrollmentInfo, FieldID, PreparedSample, RejectedImage
-from fieldid.storage.tables import Identity
+from fieldid.inputs import EnrollmentInfo, PreparedSample
+from fieldid.service import FieldID
+from fieldid.storage import repo
+from fieldid.views import RejectedImage
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 
@@ -81,9 +82,9 @@ def _init(settings: Settings) -> None:
     from fieldid.storage.memory_index import MemoryIndex
     from fieldid.storage.sql import SqlStore
 
-    # Workers only extract: they need the models, not the database.
-    store = SqlStore("sqlite://", migrate=False)
-    _worker = (FieldID(settings, store, MemoryIndex()), settings)
+    # Workers only extract (their service's extraction, with the models); its store and index
+    # are empty stand-ins, never written.
+    _worker = (FieldID(settings, SqlStore("sqlite://", migrate=False), MemoryIndex()), settings)
 
 
 def _prepare(job: tuple[str, list[str]]) -> tuple[str, list[PreparedSample], list[tuple[str, str, str]]]:
@@ -93,7 +94,8 @@ def _prepare(job: tuple[str, list[str]]) -> tuple[str, list[PreparedSample], lis
     prepared, rejected = [], []
     for p in paths:
         try:
-            prepared.append(service.prepare_sample(Path(p).read_bytes(), jitters=settings.enroll_jitters))
+            prepared.append(service.extraction.prepare_sample(Path(p).read_bytes(),
+                                                              jitters=settings.enroll_jitters))
         except FieldIDError as exc:
             rejected.append((p, exc.code, exc.message))
         except OSError as exc:
@@ -188,10 +190,10 @@ def bulk_enroll(
     labels = sorted(groups)
     if limit is not None:
         labels = labels[:limit]
-    gallery_id = service.get_gallery(actor, gallery).id
+    gallery_id = service.galleries.get_gallery(actor, gallery).id
     keys = subject_keys or {}
     with service.store.read() as s:
-        done = set(s.execute(select(Identity.subject_key).where(Identity.gallery_id == gallery_id)).scalars())
+        done = repo.subject_keys_of(s, gallery_id)
     todo = [label for label in labels if keys.get(label, label) not in done]
     report.identities_skipped = len(labels) - len(todo)
     jobs: Iterator[tuple[str, list[str]]] = ((lb, groups[lb][:max_images_per_identity]) for lb in todo)
@@ -212,7 +214,7 @@ def bulk_enroll(
             info = EnrollmentInfo(display_name=(display_names or {}).get(label, label), subject_key=keys.get(label, label),
                                   source=source, legal_basis=legal_basis)
             try:
-                result = service.enroll_prepared(actor, gallery_id, samples, info)
+                result = service.enrolment.enroll_prepared(actor, gallery_id, samples, info)
             except FieldIDError as exc:
                 report.identities_failed += 1
                 report.rejected.append((label, exc.code, exc.message))

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from fieldid.core.calibration import GRID_POINTS, Calibration
+from fieldid.core.fusion import fuse_calibrations
 from fieldid.errors import CalibrationFileError, ModelUnavailable
 
 FORMAT = "fieldid-calibration/1"
@@ -129,3 +130,29 @@ def find_calibration(model_id: str, override_dir: Path | None = None) -> Calibra
         f"{name} in the calibration directory. FieldID never shows uncalibrated scores.",
         model_id=model_id,
     )
+
+
+class Calibrations:
+    """The calibrations in force, read once per model id (and fused tables once per combination)."""
+
+    def __init__(self, override_dir: Path | None = None) -> None:
+        self.override_dir = override_dir
+        self._cache: dict[str, Calibration] = {}
+
+    def get(self, model_id: str) -> Calibration:
+        cal = self._cache.get(model_id)
+        if cal is None:
+            cal = find_calibration(model_id, self.override_dir)
+            self._cache[model_id] = cal
+        return cal
+
+    def fused(self, calibrations: list[Calibration]) -> Calibration:
+        """The table of the summed log-likelihood ratios of independent comparisons, one per
+        calibration (itself when there is only one)."""
+        if len(calibrations) == 1:
+            return calibrations[0]
+        key = "fused:" + "+".join(c.version for c in calibrations)
+        if key not in self._cache:
+            self._cache[key] = fuse_calibrations(calibrations,
+                                                 model_id="+".join(c.model_id for c in calibrations))
+        return self._cache[key]

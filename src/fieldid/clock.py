@@ -29,3 +29,10 @@ class ManualClock:
 
     def set(self, when: datetime) -> None:
         self._now = when
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    """A time given without a zone (a form field, a query parameter, a CLI option) is UTC."""
+    if value is None:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

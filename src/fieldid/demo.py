@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from sqlalchemy import select
 
 from fieldid.bulk import bulk_enroll
 from fieldid.config import Settings
@@ -26,10 +25,10 @@ from fieldid.fingers import FINGER_MODEL_PREFIX
 from fieldid.governance.actor import Actor
 from fieldid.governance.admin import SYSTEM
 from fieldid.governance.roles import Role
-from fieldid.service import FieldID
 from fieldid.records import seed_demo_links
+from fieldid.service import FieldID
 from fieldid.storage import repo
-from fieldid.storage.tables import Agency, Gallery, Identity
+from fieldid.storage.tables import Agency
 
 DEMO_AGENCY = "demo-pd"
 DEMO_GALLERY = "demo-watchlist"
@@ -85,7 +84,7 @@ def _reenrol_earlier_model(service: FieldID, admin: Actor) -> int:
     model_id = service.face_models.embedder_model_id
     service.calibration(model_id)  # no calibration, no enrolment: refuse before deleting anyone
     with service.store.read() as s:
-        galleries = s.execute(select(Gallery.id).where(Gallery.agency_id == DEMO_AGENCY)).scalars().all()
+        galleries = [g.id for g in repo.galleries_of(s, DEMO_AGENCY)]
         stale = repo.identity_ids_of_other_models(s, galleries, model_id, FINGER_MODEL_PREFIX)
     for identity_id in stale:
         service.delete_identity(admin, identity_id, reason=f"demo: re-enrolment with face model {model_id}")
@@ -103,7 +102,7 @@ def prepare_demo(settings: Settings, *, console: Console | None = None) -> dict[
     service = FieldID.open(settings)
     try:
         with service.store.read() as s:
-            fresh = s.execute(select(Agency).where(Agency.id == DEMO_AGENCY)).scalar_one_or_none() is None
+            fresh = s.get(Agency, DEMO_AGENCY) is None
         if fresh:
             service.create_agency(SYSTEM, DEMO_AGENCY, "Demo Police Department (DEMO)")
             keys = {}
@@ -135,8 +134,7 @@ def prepare_demo(settings: Settings, *, console: Console | None = None) -> dict[
                 console.print(f"{what}: enrolled {report.identities_enrolled} people "
                               f"({len(report.rejected)} images rejected)")
         with service.store.write() as s:  # synthetic records for the pseudonymous demo keys
-            demo_identities = s.execute(select(Identity).join(Gallery, Gallery.id == Identity.gallery_id)
-                                        .where(Gallery.agency_id == DEMO_AGENCY)).scalars().all()
+            demo_identities = repo.identities_of_agency(s, DEMO_AGENCY)
             linked = seed_demo_links(s, demo_identities, now=service.clock.now())
         if linked:
             console.print(f"linked {linked} synthetic demo records")

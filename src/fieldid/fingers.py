@@ -28,44 +28,21 @@ from fieldid.core.finger import (
     search_key,
 )
 from fieldid.core.params import FingerParams
-from fieldid.errors import InvalidRequest, NoFingerprintFound
+from fieldid.errors import NoFingerprintFound
 from fieldid.imaging import DecodedImage, decode_image, encode_jpeg
+from fieldid.inputs import FingerInput
 from fieldid.models.finger_models import shared_leader
 from fieldid.storage import repo
 from fieldid.storage.base import VectorIndex, space_key
 from fieldid.storage.tables import Sample, Template
 from fieldid.types import FingerTemplate, Modality
 
-#: ANSI/NIST-ITL finger position codes (0 = unknown).
-FINGER_POSITIONS = {
-    0: "unknown finger", 1: "right thumb", 2: "right index", 3: "right middle", 4: "right ring",
-    5: "right little", 6: "left thumb", 7: "left index", 8: "left middle", 9: "left ring", 10: "left little",
-}
 THUMBNAIL_SIDE = 160
 #: A contact print (scanner, ink card) is grey: above this mean HSV saturation (0–1) the image is
 #: a colour photograph (a face, a scene, a phone photo of a finger) and is refused as a contact
 #: print, with a pointer to contactless capture. FVC and scanner images measure 0.0; face photos
 #: of the dev set 0.27–0.60.
 CONTACT_MAX_SATURATION = 0.15
-
-
-@dataclass(frozen=True)
-class FingerInput:
-    """One finger image as sent: a contact scan (``ppi`` known) or a contactless phone photo
-    (one or several fingers; scale found from the ridge period)."""
-
-    data: bytes
-    position: int = 0
-    contactless: bool = False
-    filename: str = ""
-    ppi: int = 500
-
-    def __post_init__(self) -> None:
-        if self.position not in FINGER_POSITIONS:
-            raise InvalidRequest("Finger position must be an ANSI/NIST code: 0 (unknown), 1 (right thumb) … "
-                                 "10 (left little).", field="finger_positions")
-        if not 250 <= self.ppi <= 1500:
-            raise InvalidRequest("Scan resolution must be between 250 and 1500 ppi.", field="ppi")
 
 
 @dataclass(frozen=True)

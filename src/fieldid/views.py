@@ -1,13 +1,19 @@
 """What the service returns: plain frozen views, free of templates and embeddings.
 
 The HTTP schemas (:mod:`fieldid.api.schemas`) are built from these, and the CLI prints the
-same schemas, so the API and ``fieldid identify --json`` give the same body.
+same schemas, so the API and ``fieldid identify --json`` give the same body. Views a terminal
+shows render themselves for Rich (``__rich__``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 
 @dataclass(frozen=True)
@@ -22,6 +28,20 @@ class GalleryView:
     version: int
     created_at: datetime
     shared: bool = False  # reached through a sharing agreement, not owned
+
+    def __rich__(self) -> Table:
+        return galleries_table([self])
+
+
+def galleries_table(galleries: Iterable[GalleryView]) -> Table:
+    """One row per gallery: name, id, kind, size, target FPIR, version."""
+    from rich.table import Table
+
+    table = Table("name", "id", "kind", "identities", "target FPIR", "version")
+    for g in galleries:
+        table.add_row(g.name, g.id, g.kind, f"{g.identity_count:,}",
+                      f"{g.target_fpir:g}", str(g.version))
+    return table
 
 
 @dataclass(frozen=True)

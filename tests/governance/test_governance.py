@@ -109,7 +109,7 @@ def test_agency_requiring_authorisation(service, world, clock):
 
 
 def test_rate_limit_and_unusual_volume_alert(service, world):
-    from fieldid.governance.purpose import RateLimiter
+    from fieldid.governance.rate_limit import RateLimiter
 
     a, _, _, _ = world
     service.rate_limiter = RateLimiter(per_minute=3, alert_per_hour=2)

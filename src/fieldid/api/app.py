@@ -116,7 +116,7 @@ async def _retention_loop(service: FieldID, settings: Settings) -> None:
 
     while True:
         try:
-            report = await asyncio.to_thread(service.run_retention, SYSTEM)
+            report = await asyncio.to_thread(service.retention.run_retention, SYSTEM)
             log.info("retention: %s", report.as_dict())
         except Exception:  # noqa: BLE001 - the job must survive a bad run and try again
             log.exception("retention run failed")

@@ -28,3 +28,7 @@ class Actor:
                 permission=permission.value,
                 role=self.role.value,
             )
+
+
+#: The built-in actor used by local maintenance (CLI bootstrap, retention job).
+SYSTEM = Actor(user_id="system", username="system", agency_id="system", role=Role.SYSTEM_ADMIN, via="local")

@@ -10,27 +10,28 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime
 from pathlib import Path
 
 import jwt
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from fieldid.config import Settings
+from fieldid.context import Context
 from fieldid.errors import ModelUnavailable, Unauthenticated
+from fieldid.governance import reach
 from fieldid.governance.actor import Actor
-from fieldid.governance.audit import Event, EventType, append_event
+from fieldid.governance.audit import Event, EventType
 from fieldid.governance.auth import actor_for_user
 from fieldid.governance.roles import Role
 from fieldid.storage.tables import Agency, User
 
 
 class JwtAuthenticator:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, ctx: Context) -> None:
+        settings = ctx.settings
         if not (settings.jwt_issuer and settings.jwt_audience and settings.jwt_keys_file):
             raise ModelUnavailable("JWT needs jwt_issuer, jwt_audience and jwt_keys_file in the settings.")
-        self.settings = settings
+        self.ctx = ctx
         text = Path(settings.jwt_keys_file).read_text()
         self._jwks: jwt.PyJWKSet | None = None
         self._pem: str | None = None
@@ -49,8 +50,8 @@ class JwtAuthenticator:
                 return key.key
         raise Unauthenticated("The token's signing key is unknown.")
 
-    def authenticate(self, session: Session, token: str, now: datetime) -> Actor:
-        s = self.settings
+    def authenticate(self, session: Session, token: str) -> Actor:
+        s, now = self.ctx.settings, self.ctx.now()
         try:
             claims = jwt.decode(
                 token, self._key(token), algorithms=list(s.jwt_algorithms), audience=s.jwt_audience,
@@ -73,13 +74,13 @@ class JwtAuthenticator:
                         training_mode=role is Role.TRAINEE, active=True, created_at=now)
             session.add(user)
             session.flush()
-            append_event(session, Event(EventType.ADMIN, agency_id, user.id, details={
-                "action": "user.provision", "via": "jwt", "issuer": s.jwt_issuer, "role": role.value}), now)
-        elif user.agency_id != agency_id or not user.active:
+            self.ctx.audit(session, Event(EventType.ADMIN, agency_id, user.id, details={
+                "action": "user.provision", "via": "jwt", "issuer": s.jwt_issuer, "role": role.value}))
+        elif not reach.token_user_in_agency(user, agency_id) or not user.active:
             raise Unauthenticated("The token's user belongs to another agency or is disabled.")
         elif user.role != role.value:
-            append_event(session, Event(EventType.ADMIN, agency_id, user.id, details={
-                "action": "user.role_change", "via": "jwt", "from": user.role, "to": role.value}), now)
+            self.ctx.audit(session, Event(EventType.ADMIN, agency_id, user.id, details={
+                "action": "user.role_change", "via": "jwt", "from": user.role, "to": role.value}))
             user.role = role.value
             user.training_mode = user.training_mode or role is Role.TRAINEE
         return actor_for_user(user, "jwt")

@@ -2,10 +2,11 @@
 
 Three rules, applied in this order for every source and every caller:
 
-1. **Reach.** The caller's agency must be among the source's ``agencies`` (``*``: all). In
-   training mode (trainees always are) only ``training`` and ``demo`` sources are reached —
-   never an operational one; outside training mode ``training`` sources are not reached
-   (mirroring galleries: the sandbox is for practice only). A ``federated_only`` source is
+1. **Reach** (decided in :mod:`fieldid.governance.reach`). The caller's agency must be among
+   the source's ``agencies`` (``*``: all). In training mode (trainees always are) only
+   ``training`` and ``demo`` sources are reached — never an operational one; outside training
+   mode ``training`` sources are not reached (mirroring galleries: the sandbox is for practice
+   only). A ``federated_only`` source is
    reached only by a federated query.
 2. **Ceiling.** Records of an ``operational`` source are shown only to roles with the
    ``records.read`` permission (officers, supervisors): configuration cannot lift that.
@@ -24,6 +25,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
+from fieldid.governance import reach
 from fieldid.governance.actor import Actor
 from fieldid.governance.roles import Permission, Role
 from fieldid.records.base import Record, SourceKind
@@ -64,17 +66,9 @@ class SourcePolicy:
     agency_roles: Mapping[str, Mapping[Role, AccessRule]] = field(default_factory=dict)
 
 
-def in_training(actor: Actor) -> bool:
-    return actor.training_mode or actor.role is Role.TRAINEE
-
-
 def reaches(actor: Actor, policy: SourcePolicy) -> bool:
     """Does the source exist for this actor at all? (Sources out of reach are never named.)"""
-    if policy.agencies is not None and actor.agency_id not in policy.agencies:
-        return False
-    if in_training(actor):
-        return policy.kind in ("training", "demo")
-    return policy.kind in ("operational", "demo")
+    return reach.record_source_in_reach(actor, policy.agencies, policy.kind)
 
 
 def rule_for(actor: Actor, policy: SourcePolicy) -> AccessRule:

@@ -34,6 +34,15 @@ def galleries_of(session: Session, agency_id: str) -> list[Gallery]:
     return list(session.execute(select(Gallery).where(Gallery.agency_id == agency_id).order_by(Gallery.name)).scalars())
 
 
+def identities_of_agency(session: Session, agency_id: str) -> list[Identity]:
+    return list(session.execute(select(Identity).where(Identity.agency_id == agency_id)).scalars())
+
+
+def subject_keys_of(session: Session, gallery_id: str) -> set[str | None]:
+    """The subject keys of a gallery's identities (bulk enrolment skips those enrolled)."""
+    return set(session.execute(select(Identity.subject_key).where(Identity.gallery_id == gallery_id)).scalars())
+
+
 def identities_page(session: Session, gallery_id: str, offset: int, limit: int) -> list[Identity]:
     return list(
         session.execute(

@@ -1,27 +1,35 @@
 """JSON routes the web app needs beyond the public API (prefix ``/v1/web``).
 
-Thin like every route: each checks the same permission table and the caller's agency, reads
-through the service, and never weakens tenancy. Nothing here searches a gallery or stores an
+Thin like every route: each checks the same permission table, reads through the services (which
+apply the caller's reach), and never weakens tenancy. Nothing here searches a gallery or stores an
 image: the capture-quality check only measures a frame and forgets it.
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from datetime import UTC, datetime, timedelta
+import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
+from fastapi import APIRouter, File, Form, Query, UploadFile
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 
-from fieldid.api.deps import current_actor, get_service, read_upload, require
+from fieldid.api.deps import (
+    AuditReader,
+    Caller,
+    Fid,
+    GalleryReader,
+    ReportReader,
+    Reviewer,
+    Searcher,
+    read_upload,
+)
+from fieldid.clock import as_utc
 from fieldid.core.policy import operating_point
-from fieldid.errors import FieldIDError, InvalidRequest
-from fieldid.governance.actor import Actor
-from fieldid.governance.roles import Permission, Role
-from fieldid.service import FieldID
+from fieldid.errors import FieldIDError
+from fieldid.imaging import decode_image
+from fieldid.inputs import FingerInput
 
 router = APIRouter(prefix="/v1/web", tags=["web app"])
 
@@ -158,33 +166,31 @@ class ReviewQueueItem(BaseModel):
 
 # -- routes ----------------------------------------------------------------------------------------
 @router.get("/config", response_model=WebConfig)
-def config(actor: Actor = Depends(current_actor), service: FieldID = Depends(get_service)) -> dict[str, Any]:
+def config(actor: Caller, fid: Fid) -> dict[str, Any]:
     """What the field app's forms offer: purpose codes, demo and training flags."""
     return {
-        "purpose_codes": list(service.settings.purpose_codes),
+        "purpose_codes": list(fid.settings.purpose_codes),
         "training_purpose": TRAINING_PURPOSE,
-        "demo": bool(service.settings.demo),
+        "demo": bool(fid.settings.demo),
         "training_mode": actor.training_mode,
-        "max_image_bytes": service.settings.max_image_bytes,
-        "federated_justification_min_chars": service.settings.federated_justification_min_chars,
+        "max_image_bytes": fid.settings.max_image_bytes,
+        "federated_justification_min_chars": fid.settings.federated_justification_min_chars,
     }
 
 
 @router.post("/quality", response_model=FrameQuality)
 def frame_quality(
+    actor: Searcher,
+    fid: Fid,
     image: UploadFile = File(..., description="A camera frame or the captured still."),
-    actor: Actor = Depends(require(Permission.SEARCH)),
-    service: FieldID = Depends(get_service),
 ) -> dict[str, Any]:
     """Capture guidance: face found, size, blur, pose and exposure of one frame. The frame is
     measured and discarded: nothing is searched, stored or audited."""
-    from fieldid.imaging import decode_image
-
     probe = read_upload(image, MAX_FRAME_BYTES)
-    decoded = decode_image(probe.data, service.settings.image_limits)
+    decoded = decode_image(probe.data, fid.settings.image_limits)
     height, width = decoded.rgb.shape[:2]
     try:
-        _, template = service.measure_face(probe.data)
+        _, template = fid.extraction.measure_face(probe.data)
     except FieldIDError as exc:
         if exc.code not in ("no_face", "multiple_faces"):
             raise
@@ -233,21 +239,18 @@ class FingerQuality(BaseModel):
 
 @router.post("/finger-quality", response_model=FingerQuality)
 def finger_quality(
+    actor: Searcher,
+    fid: Fid,
     image: UploadFile = File(..., description="A finger photo (contactless) or a contact scan."),
     capture: str = Form("contactless", pattern="^(contact|contactless)$"),
     ppi: int = Form(500, ge=250, le=1500),
-    actor: Actor = Depends(require(Permission.SEARCH)),
-    service: FieldID = Depends(get_service),
 ) -> dict[str, Any]:
     """Capture guidance for fingers: the prints found in one photo and their quality. Measured and
     discarded: nothing is searched, stored or audited."""
-    from fieldid.fingers import FingerInput, prepare_fingers
-
-    probe = read_upload(image, service.settings.max_image_bytes)
+    probe = read_upload(image, fid.settings.max_image_bytes)
     try:
-        prints = prepare_fingers(
-            FingerInput(probe.data, 0, capture == "contactless", probe.filename or "", ppi), service.settings
-        )
+        prints = fid.extraction.fingers(FingerInput(probe.data, 0, capture == "contactless",
+                                                    probe.filename or "", ppi))
     except FieldIDError as exc:
         if exc.code != "no_fingerprint":
             raise
@@ -286,19 +289,17 @@ _ADVICE = {
 
 
 @router.get("/accuracy", response_model=Accuracy)
-def accuracy(
-    actor: Actor = Depends(require(Permission.GALLERY_READ)), service: FieldID = Depends(get_service)
-) -> dict[str, Any]:
+def accuracy(actor: GalleryReader, fid: Fid) -> dict[str, Any]:
     """The calibration in force (its FMR/FNMR curve) and the operating threshold of every
     gallery in the caller's reach at its size and target FPIR."""
-    cal = service.calibration(service.face_model_id())
+    cal = fid.calibrations.get(fid.extraction.face_model_id())
     step = max(1, len(cal.grid) // 160)
     curve = [
         {"score": float(cal.grid[i]), "fmr": float(cal.fmr_point[i]), "fnmr": float(cal.fnmr_point[i])}
         for i in range(0, len(cal.grid), step)
     ]
     points = []
-    for g in service.list_galleries(actor):
+    for g in fid.galleries.list_galleries(actor):
         op = operating_point(cal, g.target_fpir, max(1, g.identity_count))
         points.append(
             {
@@ -324,14 +325,12 @@ def accuracy(
         "notes": dict(cal.notes),
         "curve": curve,
         "galleries": points,
-        "evaluation": latest_evaluation(service.settings.data_dir),
+        "evaluation": latest_evaluation(fid.settings.data_dir),
     }
 
 
 def latest_evaluation(data_dir: Path) -> dict[str, Any] | None:
     """The newest ``results.json`` under ``<data_dir>/eval/`` (``fieldid eval faces --out …``)."""
-    import json
-
     root = Path(data_dir) / "eval"
     found = sorted(root.glob("*/results.json"), key=lambda p: p.stat().st_mtime) if root.is_dir() else []
     for path in reversed(found):
@@ -353,212 +352,30 @@ def latest_evaluation(data_dir: Path) -> dict[str, Any] | None:
     return None
 
 
-def _agency_scope(actor: Actor) -> str | None:
-    """None (every agency) only for system administrators."""
-    return None if actor.role is Role.SYSTEM_ADMIN else actor.agency_id
-
-
 @router.get("/misidentifications", response_model=list[MisidentificationOut])
-def misidentifications(
-    actor: Actor = Depends(require(Permission.REPORT_READ)), service: FieldID = Depends(get_service)
-) -> list[dict[str, Any]]:
+def misidentifications(actor: ReportReader, fid: Fid) -> list[dict[str, Any]]:
     """The misidentification register (upheld challenges) of the caller's agency, newest first."""
-    from fieldid.storage.tables import Misidentification, Search
-
-    scope = _agency_scope(actor)
-    with service.store.read() as s:
-        q = select(Misidentification).order_by(Misidentification.recorded_at.desc()).limit(500)
-        if scope:
-            q = q.where(Misidentification.agency_id == scope)
-        out = []
-        for m in s.execute(q).scalars():
-            search = s.get(Search, m.search_id)
-            out.append(
-                {
-                    "id": m.id,
-                    "challenge_id": m.challenge_id,
-                    "search_id": m.search_id,
-                    "identity_id": m.identity_id,
-                    "agency_id": m.agency_id,
-                    "details": m.details,
-                    "recorded_at": m.recorded_at,
-                    "case_number": search.case_number if search else None,
-                    "purpose": search.purpose if search else None,
-                }
-            )
-        return out
+    return fid.redress.misidentifications(actor)
 
 
 @router.get("/activity", response_model=Activity)
-def activity(
-    since: datetime | None = None,
-    until: datetime | None = None,
-    actor: Actor = Depends(require(Permission.REPORT_READ)),
-    service: FieldID = Depends(get_service),
-) -> dict[str, Any]:
+def activity(actor: ReportReader, fid: Fid, since: datetime | None = None,
+             until: datetime | None = None) -> dict[str, Any]:
     """Per-agency and per-officer activity over a period (default: the last 30 days); training
     searches are left out."""
-    from fieldid.storage.tables import Review, Search, User
-
-    until = _aware(until) or service.clock.now() + timedelta(seconds=1)  # up to and including now
-    since = _aware(since) or until - timedelta(days=30)
-    if until <= since:
-        raise InvalidRequest("The period must end after it starts.")
-    scope = _agency_scope(actor)
-    per_user: dict[str, Counter[str]] = {}
-    agencies: dict[str, Counter[str]] = {}
-    with service.store.read() as s:
-        q = select(Search).where(
-            Search.created_at >= since, Search.created_at < until, Search.training.is_(False)
-        )
-        r = select(Review).where(Review.created_at >= since, Review.created_at < until)
-        if scope:
-            q, r = q.where(Search.agency_id == scope), r.where(Review.agency_id == scope)
-        for search in s.execute(q).scalars():
-            for c in (
-                per_user.setdefault(search.user_id, Counter()),
-                agencies.setdefault(search.agency_id, Counter()),
-            ):
-                c["searches"] += 1
-                c[f"outcome_{search.outcome}"] += 1
-        for review in s.execute(r).scalars():
-            for c in (
-                per_user.setdefault(review.reviewer_id, Counter()),
-                agencies.setdefault(review.agency_id, Counter()),
-            ):
-                c["reviews"] += 1
-                c["confirms" if review.decision == "confirm" else "rejects"] += 1
-        users = {u.id: u for u in s.execute(select(User).where(User.id.in_(list(per_user)))).scalars()}
-    keys = (
-        "searches",
-        "outcome_candidates",
-        "outcome_no_candidate",
-        "outcome_under_quality",
-        "outcome_investigative_list",
-        "reviews",
-        "confirms",
-        "rejects",
-    )
-    officers = [
-        {
-            "user_id": uid,
-            "username": users[uid].username if uid in users else uid,
-            "role": users[uid].role if uid in users else "",
-            **{k: int(c.get(k, 0)) for k in keys},
-        }
-        for uid, c in per_user.items()
-    ]
-    officers.sort(key=lambda o: (-o["searches"], o["username"]))
-    return {
-        "since": since,
-        "until": until,
-        "officers": officers,
-        "agencies": {a: {k: int(c.get(k, 0)) for k in keys} for a, c in sorted(agencies.items())},
-    }
+    return fid.oversight.activity(actor, since=as_utc(since), until=as_utc(until))
 
 
 @router.get("/users", response_model=list[Person])
-def users(
-    actor: Actor = Depends(require(Permission.AUDIT_READ)), service: FieldID = Depends(get_service)
-) -> list[dict[str, Any]]:
+def users(actor: AuditReader, fid: Fid) -> list[dict[str, Any]]:
     """Who is who in the audit log: the users of the caller's agency (system admins: all), so that
     auditors read names instead of user ids. No keys, no permissions beyond the role."""
-    from fieldid.storage.tables import User
-
-    scope = _agency_scope(actor)
-    with service.store.read() as s:
-        q = select(User).order_by(User.username)
-        if scope:
-            q = q.where(User.agency_id == scope)
-        return [
-            {
-                "id": u.id,
-                "username": u.username,
-                "display_name": u.display_name,
-                "role": u.role,
-                "agency_id": u.agency_id,
-                "active": u.active,
-            }
-            for u in s.execute(q).scalars()
-        ]
+    return fid.oversight.people(actor)
 
 
 @router.get("/review-queue", response_model=list[ReviewQueueItem])
-def review_queue(
-    limit: int = Query(50, ge=1, le=200),
-    actor: Actor = Depends(require(Permission.REVIEW)),
-    service: FieldID = Depends(get_service),
-) -> list[dict[str, Any]]:
+def review_queue(actor: Reviewer, fid: Fid, limit: int = Query(50, ge=1, le=200)) -> list[dict[str, Any]]:
     """Candidates of the caller's agency that await a second, independent decision and that the
     caller has not reviewed yet (same training mode as the caller). Blind: earlier decisions
     are counted, not shown."""
-    from fieldid.governance.review import REQUIRED_CONFIRMATIONS, confirmation_state
-    from fieldid.storage.tables import Evidence, Review, Sample, Search
-
-    out: list[dict[str, Any]] = []
-    with service.store.read() as s:
-        reviews = (
-            s.execute(
-                select(Review)
-                .where(Review.agency_id == actor.agency_id)
-                .order_by(Review.created_at.desc())
-                .limit(2000)
-            )
-            .scalars()
-            .all()
-        )
-        by_pair: dict[tuple[str, str], list[Review]] = {}
-        for rv in reviews:
-            by_pair.setdefault((rv.search_id, rv.identity_id), []).append(rv)
-        for (search_id, identity_id), pair in by_pair.items():
-            if any(rv.reviewer_id == actor.user_id for rv in pair):
-                continue
-            search = s.get(Search, search_id)
-            if (
-                search is None
-                or search.agency_id != actor.agency_id
-                or search.training != actor.training_mode
-            ):
-                continue
-            evidence = list(
-                s.execute(
-                    select(Evidence).where(
-                        Evidence.search_id == search_id, Evidence.identity_id == identity_id
-                    )
-                ).scalars()
-            )
-            if confirmation_state(pair, evidence) != "pending" or len(pair) >= REQUIRED_CONFIRMATIONS:
-                continue
-            candidate = next(
-                (c for c in search.result.get("candidates", []) if c.get("identity_id") == identity_id), None
-            )
-            if candidate is None:
-                continue
-            sample_id = s.execute(
-                select(Sample.id)
-                .where(Sample.identity_id == identity_id, Sample.thumbnail.is_not(None))
-                .order_by(Sample.created_at)
-                .limit(1)
-            ).scalar_one_or_none()
-            candidate = {**candidate, "sample_id": sample_id}
-            out.append(
-                {
-                    "search_id": search_id,
-                    "created_at": search.created_at,
-                    "purpose": search.purpose,
-                    "case_number": search.case_number,
-                    "gallery_size": search.gallery_size,
-                    "decisions_recorded": len(pair),
-                    "candidate": candidate,
-                    "operating_point": {k: search.result.get(k) for k in ("threshold", "fpir_target")},
-                }
-            )
-            if len(out) >= limit:
-                break
-    return out
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return fid.review.review_queue(actor, limit)

@@ -4,24 +4,22 @@ from __future__ import annotations
 
 from importlib.metadata import version
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 
 from fieldid.api import schemas
-from fieldid.api.deps import current_actor, get_service, require
-from fieldid.governance.actor import Actor
-from fieldid.governance.roles import ROLE_PERMISSIONS, Permission
-from fieldid.service import FieldID
+from fieldid.api.deps import Caller, Fid, UserManager
+from fieldid.governance.roles import ROLE_PERMISSIONS
 
 router = APIRouter(prefix="/v1", tags=["system"])
 
 
 @router.get("/health", response_model=schemas.Health)
-def health(service: FieldID = Depends(get_service)) -> dict[str, object]:
-    return {**service.health(), "version": version("fieldid")}
+def health(fid: Fid) -> dict[str, object]:
+    return {**fid.health(), "version": version("fieldid")}
 
 
 @router.get("/me", response_model=schemas.Me)
-def me(actor: Actor = Depends(current_actor)) -> dict[str, object]:
+def me(actor: Caller) -> dict[str, object]:
     return {
         "user_id": actor.user_id,
         "username": actor.username,
@@ -33,19 +31,16 @@ def me(actor: Actor = Depends(current_actor)) -> dict[str, object]:
 
 
 @router.get("/users", response_model=list[schemas.User])
-def list_users(actor: Actor = Depends(require(Permission.USER_MANAGE)),
-               service: FieldID = Depends(get_service)) -> list[dict[str, object]]:
-    return service.list_users(actor)
+def list_users(actor: UserManager, fid: Fid) -> list[dict[str, object]]:
+    return fid.admin.list_users(actor)
 
 
 @router.post("/users", response_model=schemas.User, status_code=201)
-def create_user(body: schemas.UserCreate, actor: Actor = Depends(require(Permission.USER_MANAGE)),
-                service: FieldID = Depends(get_service)) -> dict[str, object]:
-    return service.create_user(actor, body.username, body.role, agency_id=body.agency_id,
-                               display_name=body.display_name, training_mode=body.training_mode)
+def create_user(body: schemas.UserCreate, actor: UserManager, fid: Fid) -> dict[str, object]:
+    return fid.admin.create_user(actor, body.username, body.role, agency_id=body.agency_id,
+                                 display_name=body.display_name, training_mode=body.training_mode)
 
 
 @router.post("/users/{user}/api-keys", response_model=schemas.ApiKeyIssued, status_code=201)
-def issue_key(user: str, actor: Actor = Depends(require(Permission.USER_MANAGE)),
-              service: FieldID = Depends(get_service)) -> object:
-    return service.issue_api_key(actor, user)
+def issue_key(user: str, actor: UserManager, fid: Fid) -> object:
+    return fid.admin.issue_api_key(actor, user)

@@ -1,0 +1,5 @@
+"""``python -m fieldid.cli``."""
+
+from fieldid.cli import app
+
+app()
