@@ -23,8 +23,11 @@ from fieldid.storage.sql import SqlStore
 from fieldid.storage.tables import AuditEvent
 
 
-@dataclass(frozen=True)
+@dataclass
 class Context:
+    """One per front, shared by all its services: a service reads ``ctx.settings`` when it acts,
+    so settings swapped on a running front (``fid.settings = …``) reach every service at once."""
+
     settings: Settings
     store: SqlStore
     clock: Clock = field(default_factory=SystemClock)

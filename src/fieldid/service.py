@@ -116,7 +116,7 @@ class FieldID:
         self.store.dispose()
 
     # -- the parts a caller may read (and tests swap in a running service) --------------------------
-    settings = _part("ctx.settings", "The settings (read-only, like the whole context).")
+    settings = _part("ctx.settings", "The settings, shared by every service through the context.")
     store = _part("ctx.store", "The relational store.")
     clock = _part("ctx.clock", "The clock.")
     index = _part("templates.index", "The vector index.")
